@@ -1,0 +1,169 @@
+"""Input validation: what ``X`` is and how the networks will read it.
+
+One convention for images: **channels last**, ``(n, height, width,
+channels)``, as numpy, PIL and matplotlib lay them out;
+``image_format='channels_first'`` reads ``(n, channels, height, width)``
+instead. 3-D arrays are grayscale ``(n, height, width)``. 2-D arrays are
+feature vectors unless ``image_shape`` says how to read each row as an
+image.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
+
+# Kept as they are; any other numeric dtype is converted to float32.
+_DTYPES = (np.float32, np.float64, np.uint8)
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How the samples of ``X`` are laid out.
+
+    Attributes
+    ----------
+    layout : {'vector', 'flat', 'nhw', 'nhwc', 'nchw'}
+    raw_shape : tuple of int
+        Shape of one sample as given.
+    sample_shape : tuple of int
+        Shape of one network input: ``(n_features,)`` or ``(c, h, w)``.
+    """
+
+    layout: str
+    raw_shape: tuple
+    sample_shape: tuple
+
+    @property
+    def is_image(self):
+        return self.layout != "vector"
+
+
+def _ndim(X):
+    ndim = getattr(X, "ndim", None)
+    if ndim is None:
+        try:
+            ndim = np.ndim(X)
+        except ValueError:  # ragged nested sequences
+            ndim = None
+    return ndim
+
+
+def _image_shape_from_rows(n_features, image_shape, image_format):
+    """Network shape ``(c, h, w)`` for flat rows read as ``image_shape``."""
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        chw = (1, *shape)
+    elif image_format == "channels_last":
+        chw = (shape[2], shape[0], shape[1])
+    else:
+        chw = shape
+    if int(np.prod(shape)) != n_features:
+        raise ValueError(
+            f"image_shape={tuple(image_shape)} holds {int(np.prod(shape))} values, but X has "
+            f"{n_features} features per row. Set image_shape to the (height, width) or "
+            "(height, width, channels) of the images the rows hold, or image_shape=None "
+            "to treat the rows as feature vectors."
+        )
+    return chw
+
+
+def _image_spec(shape, image_format, image_shape):
+    """InputSpec of a 3-D or 4-D image array of ``shape``."""
+    raw = tuple(int(s) for s in shape[1:])
+    if len(raw) == 2:
+        spec = InputSpec("nhw", raw, (1, *raw))
+    elif image_format == "channels_last":
+        if raw[2] not in _CHANNEL_COUNTS and raw[0] in _CHANNEL_COUNTS:
+            raise ValueError(
+                f"X has shape {tuple(shape)}: read channels last (the default) that is "
+                f"{raw[0]}x{raw[1]} images with {raw[2]} channels, but it looks like "
+                f"{raw[1]}x{raw[2]} images with {raw[0]} channels first. Set "
+                "image_format='channels_first', or transpose X to (n, height, width, channels)."
+            )
+        spec = InputSpec("nhwc", raw, (raw[2], raw[0], raw[1]))
+    else:
+        if raw[0] not in _CHANNEL_COUNTS and raw[2] in _CHANNEL_COUNTS:
+            raise ValueError(
+                f"X has shape {tuple(shape)}: read channels first that is {raw[1]}x{raw[2]} "
+                f"images with {raw[0]} channels, but it looks like {raw[0]}x{raw[1]} images "
+                f"with {raw[2]} channels last. Set image_format='channels_last'."
+            )
+        spec = InputSpec("nchw", raw, raw)
+    if image_shape is not None:
+        expected = _image_shape_from_rows(int(np.prod(raw)), image_shape, image_format)
+        if expected != spec.sample_shape:
+            raise ValueError(
+                f"image_shape={tuple(image_shape)} does not match the images in X "
+                f"(shape {tuple(shape)}). image_shape is only needed for 2-D X; set it to "
+                "None for image arrays."
+            )
+    return spec
+
+
+def check_input(estimator, X, *, reset):
+    """Validate ``X`` for ``estimator`` and describe its layout.
+
+    Parameters
+    ----------
+    estimator : C2BINClusterer
+        Supplies ``image_shape`` and ``image_format``; on ``reset=True`` its
+        ``n_features_in_`` (and ``feature_names_in_``) are set, otherwise
+        ``X`` is checked against them.
+    X : array-like
+        2-D features, or 3-D/4-D images.
+    reset : bool
+        True in fit, False in predict/transform.
+
+    Returns
+    -------
+    X : ndarray, C-contiguous, of dtype float32, float64 or uint8
+    spec : InputSpec
+    """
+    ndim = _ndim(X)
+    if ndim in (3, 4):
+        X = check_array(
+            X,
+            dtype=_DTYPES,
+            allow_nd=True,
+            ensure_all_finite=True,
+            order="C",
+            input_name="X",
+            estimator=estimator,
+        )
+        spec = _image_spec(X.shape, estimator.image_format, estimator.image_shape)
+        if reset:
+            estimator.n_features_in_ = int(np.prod(spec.raw_shape))
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+    elif ndim is not None and ndim > 4:
+        raise ValueError(
+            f"X has {ndim} dimensions. Expected 2-D feature vectors (n_samples, n_features), "
+            "3-D grayscale images (n, height, width) or 4-D images (n, height, width, channels)."
+        )
+    else:
+        # 2-D (or invalid, which sklearn reports with its usual message).
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=_DTYPES,
+            ensure_all_finite=True,
+            order="C",
+        )
+        if estimator.image_shape is None:
+            spec = InputSpec("vector", (X.shape[1],), (X.shape[1],))
+        else:
+            chw = _image_shape_from_rows(X.shape[1], estimator.image_shape, estimator.image_format)
+            spec = InputSpec("flat", (X.shape[1],), chw)
+    if not reset:
+        fitted = estimator.input_spec_
+        if spec.raw_shape != fitted.raw_shape or spec.layout != fitted.layout:
+            raise ValueError(
+                f"X has samples of shape {spec.raw_shape}, but {type(estimator).__name__} was "
+                f"fitted on samples of shape {fitted.raw_shape}. Pass data shaped like the "
+                "training data."
+            )
+    return np.ascontiguousarray(X), spec

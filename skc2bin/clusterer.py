@@ -1,0 +1,521 @@
+"""The scikit-learn surface: :class:`C2BINClusterer`."""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import PassthroughScoring, ProgressBar
+
+from ._validation import check_input
+from .augment import resolve_augmentation
+from .metrics import silhouette_in_input_space
+from .networks import C2BINNetwork, build_backbone
+from .preprocessing import fit_preprocessor
+from .training import LOSS_PARTS, C2BINCriterion, C2BINNet, EMATarget, TensorBatchIterator
+
+__all__ = ["C2BINClusterer"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+def _as_tensor(X):
+    """Share ``X``'s memory with a CPU tensor (read-only inputs included)."""
+    with warnings.catch_warnings():
+        # torch warns that it cannot guarantee read-only memory stays
+        # unwritten; skc2bin only ever reads it.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(X)
+
+
+class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """Deep clustering by Contrasting Clusters while Bootstrapping INstances.
+
+    Trains an online network (backbone -> projector -> predictor) to predict
+    a slowly moving target network's projection of another augmented view of
+    each sample (BYOL), together with one softmax cluster head per entry of
+    ``n_clusters`` whose assignment *columns* are contrasted between the two
+    views (Contrastive Clustering), plus an entropy term against collapse.
+    See ``docs/method.md`` for the losses.
+
+    After fitting it behaves like any scikit-learn clusterer and
+    transformer: ``labels_``/``predict`` give the primary scale's clusters,
+    ``predict_proba`` its soft assignments, ``transform`` the learned
+    representation, and ``labels_per_scale_``/``predict_per_scale`` one label
+    column per entry of ``n_clusters``.
+
+    Parameters
+    ----------
+    n_clusters : int or tuple of int, default=8
+        Number of clusters of each head. The first entry is the primary
+        scale used by ``predict``, ``labels_`` and ``predict_proba``; e.g.
+        ``(10, 100)`` trains a 10-cluster and a 100-cluster head together.
+        An entry of 1 is accepted (every sample in one cluster: the model
+        then only learns representations, for ``transform``) with a warning.
+    backbone : {'auto', 'mlp', 'cnn', 'resnet18'} or torch.nn.Module, default='auto'
+        Network mapping (preprocessed) inputs to representations. ``'auto'``
+        uses an MLP for feature vectors and a small CNN, whose depth grows
+        with the image size, for images. ``'resnet18'`` is the CIFAR-style
+        ResNet-18 (for 32×32 colour images on a GPU). A module receives float
+        batches of shape ``(n, n_features)`` or ``(n, channels, height,
+        width)`` and must return ``(n, dim)``; it is copied, not modified.
+    representation_size : int, default=128
+        Width of the representation of the built-in backbones (the output of
+        ``transform``).
+    projection_size : int, default=64
+        Output width of the projector and predictor.
+    hidden_size : int, default=256
+        Hidden width of the projector, predictor and MLP backbone.
+    max_epochs : int, default=100
+        Passes over the training data.
+    batch_size : int, default=256
+        Samples per optimizer step (capped at the number of samples); also
+        the inference batch size.
+    lr : float, default=1e-3
+        Learning rate.
+    weight_decay : float, default=1e-4
+        Weight decay of the optimizer.
+    optimizer : {'adam', 'adamw', 'sgd'} or torch.optim.Optimizer subclass, default='adamw'
+        Optimizer of the online network (``'sgd'`` uses momentum 0.9).
+    base_momentum : float, default=0.99
+        Starting EMA momentum ``tau_base`` of the target network; it rises
+        to 1 with BYOL's cosine schedule over the fit.
+    cluster_temperature : float, default=1.0
+        Temperature of the column-wise cluster contrast.
+    cluster_weight : float, default=1.0
+        Weight ``lambda_c`` of the cluster terms against the BYOL loss.
+    entropy_weight : float, default=1.0
+        Weight ``lambda_e`` of the entropy (anti-collapse) term.
+    augmentation : {'auto', 'features', 'grayscale', 'color', 'none'} or callable, default='auto'
+        ``'auto'`` picks ``'features'`` (SCARF-style corruption and noise)
+        for vectors, ``'grayscale'`` (random affine, brightness, noise) for
+        one-channel images and ``'color'`` (crop, flip, colour jitter,
+        grayscale) otherwise. A callable gets ``(batch, generator)`` — images
+        as ``(n, c, h, w)`` in ``[0, 1]``, vectors standardised — and must
+        return an augmented batch of the same shape, drawing randomness from
+        ``generator``.
+    image_shape : tuple of int, default=None
+        Read each row of a 2-D ``X`` as an image of this shape: ``(height,
+        width)`` or, per ``image_format``, ``(height, width, channels)``. For
+        example ``image_shape=(8, 8)`` for scikit-learn's digits.
+    image_format : {'channels_last', 'channels_first'}, default='channels_last'
+        Layout of 4-D image arrays (and of 3-entry ``image_shape``):
+        ``(n, height, width, channels)`` or ``(n, channels, height, width)``.
+    device : {'auto', 'cpu', 'cuda'}, default='auto'
+        Where to train and infer; ``'auto'`` uses a CUDA GPU when there is
+        one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and augmentations. With an
+        int, fits on the same data and CPU give identical results. The
+        global torch seed is neither used nor changed.
+    verbose : int, default=0
+        0 is silent; 1 prints a progress bar and a table of per-epoch losses.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks for the training loop (e.g.
+        ``skorch.callbacks.EarlyStopping(monitor='train_loss')``). They are
+        copied for each fit.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Primary-scale cluster of each training sample.
+    labels_per_scale_ : ndarray of shape (n_samples, n_scales)
+        Column ``j`` holds the clusters of the head with ``n_clusters_[j]``
+        clusters.
+    n_clusters_ : tuple of int
+        ``n_clusters`` as a tuple.
+    n_features_in_ : int
+        Number of values per sample seen in fit (features, or pixels ×
+        channels for images).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a DataFrame ``X``; only then defined.
+    input_spec_ : InputSpec
+        How samples were read (layout, raw and network shapes).
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the online network,
+        ``net_.target_`` the target network.
+    history_ : skorch.History
+        Per-epoch records: ``train_loss``, ``instance_loss``,
+        ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``.
+    device_ : str
+        Device the model lives on.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : Clustering in the input space.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skc2bin import C2BINClusterer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> est = C2BINClusterer(n_clusters=(10, 30), image_shape=(8, 8),
+    ...                      max_epochs=2, random_state=0).fit(X)
+    >>> est.labels_.shape, est.labels_per_scale_.shape
+    ((1797,), (1797, 2))
+    >>> est.transform(X[:5]).shape
+    (5, 128)
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, None, None, closed="neither"), tuple, list],
+        "backbone": [StrOptions({"auto", "mlp", "cnn", "resnet18"}), torch.nn.Module],
+        "representation_size": [Interval(Integral, 1, None, closed="left")],
+        "projection_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "base_momentum": [Interval(Real, 0, 1, closed="both")],
+        "cluster_temperature": [Interval(Real, 0, None, closed="neither")],
+        "cluster_weight": [Interval(Real, 0, None, closed="left")],
+        "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
+        "image_shape": [tuple, list, None],
+        "image_format": [StrOptions({"channels_last", "channels_first"})],
+        "device": [StrOptions({"auto", "cpu", "cuda"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+    }
+
+    def __init__(
+        self,
+        n_clusters=8,
+        *,
+        backbone="auto",
+        representation_size=128,
+        projection_size=64,
+        hidden_size=256,
+        max_epochs=100,
+        batch_size=256,
+        lr=1e-3,
+        weight_decay=1e-4,
+        optimizer="adamw",
+        base_momentum=0.99,
+        cluster_temperature=1.0,
+        cluster_weight=1.0,
+        entropy_weight=1.0,
+        augmentation="auto",
+        image_shape=None,
+        image_format="channels_last",
+        device="auto",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+    ):
+        self.n_clusters = n_clusters
+        self.backbone = backbone
+        self.representation_size = representation_size
+        self.projection_size = projection_size
+        self.hidden_size = hidden_size
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.base_momentum = base_momentum
+        self.cluster_temperature = cluster_temperature
+        self.cluster_weight = cluster_weight
+        self.entropy_weight = entropy_weight
+        self.augmentation = augmentation
+        self.image_shape = image_shape
+        self.image_format = image_format
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ checks
+    def _check_params_vs_input(self, n_samples):
+        """Validate parameters that the constraints cannot express alone."""
+        ks = (self.n_clusters,) if isinstance(self.n_clusters, Integral) else tuple(self.n_clusters)
+        if not ks or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in ks):
+            raise ValueError(
+                f"n_clusters must be an int or a non-empty tuple of ints, got {self.n_clusters!r}. "
+                "For example n_clusters=10 or n_clusters=(10, 100)."
+            )
+        ks = tuple(int(k) for k in ks)
+        if min(ks) < 1:
+            raise ValueError(
+                f"n_clusters must be at least 2 clusters per head, got {self.n_clusters!r}. "
+                "Set every entry of n_clusters to the number of clusters you want (>= 2)."
+            )
+        if 1 in ks:
+            warnings.warn(
+                "n_clusters has an entry of 1: that head puts every sample into one cluster "
+                "and adds nothing to training. Use n_clusters >= 2 to cluster; with "
+                "n_clusters=1 the model only learns representations (see transform).",
+                UserWarning,
+            )
+        if n_samples < max(2, max(ks)):
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={max(ks)} and >= 2: C2BIN "
+                "needs at least as many samples as clusters. Pass more samples or lower n_clusters."
+            )
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if len(shape) not in (2, 3) or not all(
+                isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+            ):
+                raise ValueError(
+                    f"image_shape must be (height, width) or a 3-entry shape of positive ints, "
+                    f"got {self.image_shape!r}."
+                )
+        return ks
+
+    def _resolve_device(self):
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                "device='cuda' but no CUDA GPU is available to torch. Use device='auto' "
+                "(GPU when present, else CPU) or device='cpu'."
+            )
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return self.device
+
+    # --------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the model on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Feature vectors, or images as ``(n, height, width)`` or
+            ``(n, height, width, channels)`` (see ``image_format``), uint8 or
+            float. Rows of a 2-D array are read as images when
+            ``image_shape`` is set.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : C2BINClusterer
+            Fitted estimator. If training fails (bad input, divergence),
+            the estimator is left exactly as it was before the call.
+        """
+        state = self.__dict__.copy()
+        try:
+            self._fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+        return self
+
+    def _fit(self, X):
+        X, spec = check_input(self, X, reset=True)
+        n_clusters = self._check_params_vs_input(len(X))
+        device = self._resolve_device()
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+        Xt = _as_tensor(X)
+        preprocessor = fit_preprocessor(Xt, spec.layout, spec.sample_shape)
+        backbone = copy.deepcopy(self.backbone) if isinstance(self.backbone, torch.nn.Module) else self.backbone
+        augment = resolve_augmentation(self.augmentation, spec.sample_shape)
+        # Weight initialisation draws from torch's global generator (modules
+        # take no generator argument): seed it inside fork_rng, which restores
+        # the caller's global RNG state on exit.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            backbone, rep_dim = build_backbone(
+                backbone, spec.sample_shape, self.representation_size, self.hidden_size
+            )
+            network = C2BINNetwork(
+                backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor
+            )
+
+        batch_size = min(self.batch_size, len(X))
+        total_steps = (len(X) // batch_size) * self.max_epochs
+        net = C2BINNet(
+            module=network,
+            criterion=C2BINCriterion,
+            criterion__temperature=self.cluster_temperature,
+            criterion__cluster_weight=self.cluster_weight,
+            criterion__entropy_weight=self.entropy_weight,
+            **self._optimizer_kwargs(),
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            iterator_train=TensorBatchIterator,
+            iterator_train__shuffle=True,
+            iterator_train__drop_last=True,
+            iterator_train__generator=torch.Generator().manual_seed(seed),
+            iterator_valid=TensorBatchIterator,
+            train_split=None,
+            callbacks=self._callbacks(total_steps),
+            device=device,
+            verbose=int(self.verbose > 0),
+            augment=augment,
+            generator=torch.Generator(device=device).manual_seed(seed + 1),
+        )
+        net.fit(Xt, None)
+        # Training-only state: not needed to predict, and a user's callable
+        # or a CUDA generator should not have to be picklable.
+        net.augment = None
+        net.generator = None
+
+        self.net_ = net
+        self.device_ = device
+        self.input_spec_ = spec
+        self.n_clusters_ = n_clusters
+        self._n_features_out = rep_dim
+        self.labels_per_scale_ = self._infer(Xt, embed=False)[1]
+        self.labels_ = self.labels_per_scale_[:, 0].copy()
+
+    def _optimizer_kwargs(self):
+        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
+        kwargs = {"optimizer": optimizer, "lr": self.lr, "optimizer__weight_decay": self.weight_decay}
+        if optimizer is torch.optim.SGD:
+            kwargs["optimizer__momentum"] = 0.9
+        return kwargs
+
+    def _callbacks(self, total_steps):
+        callbacks = [("ema_target", EMATarget(self.base_momentum, total_steps))]
+        callbacks += [
+            (f"{part}_loss", PassthroughScoring(name=f"{part}_loss", on_train=True))
+            for part in LOSS_PARTS
+        ]
+        if self.verbose > 0:
+            callbacks.append(("progress_bar", ProgressBar()))
+        for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}_{type(cb).__name__}", cb))
+        return callbacks
+
+    # --------------------------------------------------------------- inference
+    def _infer(self, Xt, *, embed=False, proba=False):
+        """Stream ``Xt`` through the online network in eval mode.
+
+        Returns ``(embedding or None, labels per scale, primary proba or
+        None)``, filled batch by batch into preallocated arrays.
+        """
+        n = len(Xt)
+        labels = np.empty((n, len(self.n_clusters_)), dtype=np.int64)
+        emb = np.empty((n, self._n_features_out), dtype=np.float32) if embed else None
+        prob = np.empty((n, self.n_clusters_[0]), dtype=np.float64) if proba else None
+        start = 0
+        for y, *heads in self.net_.forward_iter(Xt, training=False):
+            stop = start + len(y)
+            for j, p in enumerate(heads):
+                labels[start:stop, j] = p.argmax(dim=1).numpy()
+            if embed:
+                emb[start:stop] = y.numpy()
+            if proba:
+                prob[start:stop] = heads[0].double().numpy()
+            start = stop
+        return emb, labels, prob
+
+    def _checked_tensor(self, X):
+        check_is_fitted(self)
+        X, _ = check_input(self, X, reset=False)
+        return _as_tensor(X)
+
+    def predict(self, X):
+        """Primary-scale cluster of each sample.
+
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.predict_per_scale(X)[:, 0]
+
+    def predict_per_scale(self, X):
+        """Cluster of each sample at every scale.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, n_scales)
+            Column ``j`` is the head with ``n_clusters_[j]`` clusters.
+        """
+        return self._infer(self._checked_tensor(X))[1]
+
+    def predict_proba(self, X):
+        """Soft assignments of the primary head.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_clusters_[0])
+            Rows sum to one.
+        """
+        return self._infer(self._checked_tensor(X), proba=True)[2]
+
+    def transform(self, X):
+        """Learned representation of each sample (online backbone, eval mode).
+
+        Returns
+        -------
+        embedding : ndarray of shape (n_samples, n_features_out), float32
+        """
+        return self._infer(self._checked_tensor(X), embed=True)[0]
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X).labels_
+
+    def score(self, X, y=None):
+        """Label-free quality of the primary clustering of ``X`` (higher is better).
+
+        The mean silhouette coefficient of ``predict(X)`` measured on ``X``
+        standardised with the statistics learned in fit — a space that
+        depends only on the data, not on the model — so scores compare
+        models with different hyperparameters (``n_clusters`` included) in
+        :class:`~sklearn.model_selection.GridSearchCV` without labels.
+        Putting all samples into one cluster scores -1, the minimum. At most
+        2,000 samples (fixed seed) are used.
+
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float in [-1, 1]
+        """
+        Xt = self._checked_tensor(X)
+        labels = self._infer(Xt)[1][:, 0]
+        pre = self.net_.module_.preprocessor
+        batch = self.batch_size
+        with torch.no_grad():
+            flat = np.concatenate(
+                [
+                    pre(Xt[i:i + batch].to(self.device_)).reshape(min(batch, len(Xt) - i), -1).cpu().numpy()
+                    for i in range(0, len(Xt), batch)
+                ]
+            )
+        return silhouette_in_input_space(flat, labels)
+
+    @property
+    def history_(self):
+        """Training history (:class:`skorch.history.History`)."""
+        check_is_fitted(self)
+        return self.net_.history
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # transform returns float32 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,61 @@
+"""The target network's exponential moving average (BYOL).
+
+Two pure pieces: the cosine momentum schedule and the in-place update of a
+target module from an online one.
+"""
+
+import math
+
+import torch
+
+__all__ = ["cosine_momentum", "ema_update"]
+
+
+def cosine_momentum(step, total_steps, base_momentum):
+    """BYOL's momentum schedule.
+
+    ``tau = 1 - (1 - base) * (cos(pi * step / total) + 1) / 2``: ``base`` at
+    step 0, rising to 1 at the last step.
+
+    Parameters
+    ----------
+    step : int
+        Optimizer steps taken so far (0-based).
+    total_steps : int
+        Steps in the whole fit; ``step`` is clipped to it.
+    base_momentum : float in [0, 1]
+
+    Returns
+    -------
+    tau : float
+    """
+    if total_steps <= 0:
+        return 1.0
+    progress = min(max(step, 0), total_steps) / total_steps
+    return 1.0 - (1.0 - base_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
+
+
+@torch.no_grad()
+def ema_update(target, online, momentum):
+    """Move ``target`` towards ``online``: ``xi <- tau xi + (1 - tau) theta``.
+
+    Parameters are averaged; buffers (BatchNorm running statistics) are
+    copied from the online network, so the target normalises with the same
+    statistics the online network has just seen.
+
+    Parameters
+    ----------
+    target, online : torch.nn.Module
+        Modules with the same architecture.
+    momentum : float
+        ``tau``; 1 leaves the target unchanged, 0 copies the online weights.
+    """
+    target_params = list(target.parameters())
+    online_params = list(online.parameters())
+    if len(target_params) != len(online_params):
+        raise ValueError("target and online modules differ in structure.")
+    if target_params:
+        # One fused kernel for all tensors: lerp(xi, theta, 1 - tau).
+        torch._foreach_lerp_(target_params, online_params, 1.0 - momentum)
+    for t_buf, o_buf in zip(target.buffers(), online.buffers()):
+        t_buf.copy_(o_buf)

@@ -1,0 +1,80 @@
+"""Clustering metrics: accuracy under the best cluster-to-class map, and the
+label-free score behind :meth:`C2BINClusterer.score`."""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import make_scorer, silhouette_score
+from sklearn.metrics.cluster import contingency_matrix
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_consistent_length
+
+__all__ = ["clustering_accuracy", "clustering_accuracy_scorer", "silhouette_in_input_space"]
+
+
+def clustering_accuracy(labels_true, labels_pred):
+    """Clustering accuracy (ACC): the share of samples whose cluster maps to
+    their class under the best one-to-one map of clusters to classes.
+
+    The map is found with the Hungarian algorithm
+    (:func:`scipy.optimize.linear_sum_assignment`) on the contingency
+    matrix. With more clusters than classes, the surplus clusters map to no
+    class and their samples count as errors (and vice versa).
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth classes.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels.
+
+    Returns
+    -------
+    accuracy : float in [0, 1]
+
+    Examples
+    --------
+    >>> from skc2bin.metrics import clustering_accuracy
+    >>> clustering_accuracy([0, 0, 1, 1, 2], [1, 1, 0, 0, 0])
+    0.8
+    """
+    labels_true = np.asarray(labels_true)
+    labels_pred = np.asarray(labels_pred)
+    check_consistent_length(labels_true, labels_pred)
+    if labels_true.size == 0:
+        raise ValueError("clustering_accuracy needs at least one sample.")
+    counts = contingency_matrix(labels_true, labels_pred)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / labels_true.size)
+
+
+#: Scorer for :class:`~sklearn.model_selection.GridSearchCV`:
+#: ``scoring=clustering_accuracy_scorer`` scores ``predict(X)`` against ``y``.
+clustering_accuracy_scorer = make_scorer(clustering_accuracy)
+
+
+def silhouette_in_input_space(X, labels, *, sample_size=2000, random_state=0):
+    """Label-free clustering quality in a fixed space (higher is better).
+
+    The mean silhouette coefficient of ``labels`` on ``X``, computed on at
+    most ``sample_size`` samples drawn with a fixed seed. ``X`` should be the
+    same for every model compared (the estimator passes its standardised
+    inputs, which depend only on the data), so the score compares models
+    with different hyperparameters, including different numbers of clusters.
+
+    Returns
+    -------
+    score : float in [-1, 1]
+        -1 (the worst value) when the labels form a single cluster or one
+        cluster per sample, so collapsing everything into one cluster is
+        never rewarded.
+    """
+    X = np.asarray(X)
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n > sample_size:
+        idx = check_random_state(random_state).choice(n, size=sample_size, replace=False)
+        X, labels = X[idx], labels[idx]
+    n_labels = len(np.unique(labels))
+    if n_labels < 2 or n_labels >= len(labels):
+        return -1.0
+    return float(silhouette_score(X.reshape(len(X), -1), labels))

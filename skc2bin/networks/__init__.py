@@ -1,0 +1,16 @@
+"""Networks of C2BIN: backbones, heads and the online/target networks."""
+
+from .backbones import MLPBackbone, SmallCNN, cifar_resnet18, build_backbone
+from .heads import ClusterHead, MLPHead
+from .model import C2BINNetwork, TargetNetwork
+
+__all__ = [
+    "MLPBackbone",
+    "SmallCNN",
+    "cifar_resnet18",
+    "build_backbone",
+    "MLPHead",
+    "ClusterHead",
+    "C2BINNetwork",
+    "TargetNetwork",
+]

@@ -1,0 +1,82 @@
+"""The online and target networks of C2BIN."""
+
+import copy
+
+from torch import nn
+
+from .heads import ClusterHead, MLPHead
+
+__all__ = ["C2BINNetwork", "TargetNetwork"]
+
+
+class TargetNetwork(nn.Module):
+    """Target ``g_xi(f_xi(.))``: copies of the online backbone and projector.
+
+    Never touched by the optimizer; moved by :func:`skc2bin.ema.ema_update`.
+    """
+
+    def __init__(self, backbone, projector):
+        super().__init__()
+        self.backbone = backbone
+        self.projector = projector
+        self.requires_grad_(False)
+
+    @classmethod
+    def from_online(cls, online):
+        """A frozen deep copy of ``online``'s backbone and projector."""
+        return cls(copy.deepcopy(online.backbone), copy.deepcopy(online.projector))
+
+    def forward(self, x):
+        return self.projector(self.backbone(x))
+
+
+class C2BINNetwork(nn.Module):
+    """Online network: backbone, projector, predictor and one cluster head per scale.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        Maps preprocessed inputs to representations of width ``rep_dim``.
+    rep_dim : int
+        Width of the backbone output ``y``.
+    projection_dim : int
+        Width ``p`` of the projector and predictor outputs.
+    hidden_dim : int
+        Hidden width of the projector and predictor.
+    n_clusters : sequence of int
+        One cluster head per entry.
+    preprocessor : torch.nn.Module
+        Maps raw batches to network inputs (normalisation learned in fit);
+        held here so that device moves and pickling cover it.
+    """
+
+    def __init__(self, backbone, rep_dim, projection_dim, hidden_dim, n_clusters, preprocessor):
+        super().__init__()
+        self.preprocessor = preprocessor
+        self.backbone = backbone
+        self.projector = MLPHead(rep_dim, hidden_dim, projection_dim)
+        self.predictor = MLPHead(projection_dim, hidden_dim, projection_dim)
+        self.heads = nn.ModuleList([ClusterHead(rep_dim, k) for k in n_clusters])
+
+    def online_target_pair(self):
+        """Backbone and projector, in :class:`TargetNetwork`'s parameter order."""
+        return nn.ModuleList([self.backbone, self.projector])
+
+    def views_forward(self, view):
+        """Training pass on one augmented, preprocessed view.
+
+        Returns
+        -------
+        prediction : Tensor (n, p)
+            ``q(g(f(view)))``.
+        assignments : list of Tensor (n, k)
+            Softmax output of every head on ``f(view)``.
+        """
+        y = self.backbone(view)
+        prediction = self.predictor(self.projector(y))
+        return prediction, [head(y) for head in self.heads]
+
+    def forward(self, x):
+        """Inference on a raw batch: the representation and every head's probabilities."""
+        y = self.backbone(self.preprocessor(x))
+        return (y, *[head(y) for head in self.heads])

@@ -1,0 +1,136 @@
+"""Input normalisation learned in fit, applied batch by batch on the device.
+
+The raw data stay as the user gave them (uint8 images stay uint8, nothing is
+copied into float up front); each batch is converted on the training device:
+
+* feature vectors: standardised per feature (``before_augment``), then
+  augmented;
+* images: brought to channels-first and mapped to ``[0, 1]`` with the data's
+  min/max seen in fit (``before_augment``), augmented there, then standardised
+  per channel (``after_augment``).
+
+Because the ``[0, 1]`` mapping is learned from the data, the same images given
+as uint8 0–255 or float 0–1 produce the same network inputs.
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["Preprocessor", "fit_preprocessor"]
+
+
+class Preprocessor(nn.Module):
+    """Raw batch -> network input.
+
+    Parameters
+    ----------
+    layout : {'vector', 'flat', 'nhw', 'nhwc', 'nchw'}
+        How a raw batch is laid out: feature rows, flat rows read as images,
+        or 3-D/4-D image arrays.
+    sample_shape : tuple of int
+        Shape of one network input: ``(n_features,)`` or ``(c, h, w)``.
+    """
+
+    def __init__(self, layout, sample_shape):
+        super().__init__()
+        self.layout = layout
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        stat_shape = (self.sample_shape[0],) if layout == "vector" else (self.sample_shape[0], 1, 1)
+        # float64, so that float64 inputs of any magnitude are normalised
+        # before being cast to float32.
+        self.register_buffer("offset", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("scale", torch.ones((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(stat_shape, dtype=torch.float64))
+        self.register_buffer("std", torch.ones(stat_shape, dtype=torch.float64))
+
+    @property
+    def is_image(self):
+        return self.layout != "vector"
+
+    def to_layout(self, x):
+        """Float batch in network layout: ``(n, d)`` or ``(n, c, h, w)``.
+
+        float64 stays float64 (cast after normalisation), anything else
+        becomes float32.
+        """
+        if x.dtype != torch.float64:
+            x = x.to(torch.float32)
+        if self.layout in ("flat", "nhw"):
+            return x.reshape(x.shape[0], *self.sample_shape)
+        if self.layout == "nhwc":
+            return x.permute(0, 3, 1, 2)
+        return x
+
+    def before_augment(self, x):
+        """Raw batch -> the space augmentations work in."""
+        x = self.to_layout(x)
+        if self.is_image:
+            x = (x - self.offset.to(x.dtype)) / self.scale.to(x.dtype)
+        else:
+            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        return x.to(torch.float32)
+
+    def after_augment(self, x):
+        """Augmented batch -> network input."""
+        if self.is_image:
+            return (x - self.mean.float()) / self.std.float()
+        return x
+
+    def forward(self, x):
+        return self.after_augment(self.before_augment(x))
+
+
+@torch.no_grad()
+def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
+    """Learn a :class:`Preprocessor`'s statistics from ``X``.
+
+    Statistics are accumulated chunk by chunk in float64 (Chan's parallel
+    update of mean and variance), so memory stays flat whatever ``len(X)``.
+
+    Parameters
+    ----------
+    X : Tensor
+        The raw training data, in the layout named by ``layout``.
+    layout, sample_shape
+        See :class:`Preprocessor`.
+
+    Returns
+    -------
+    preprocessor : Preprocessor
+    """
+    pre = Preprocessor(layout, sample_shape)
+    if pre.is_image:
+        lo, hi = float("inf"), float("-inf")
+        for start in range(0, len(X), chunk_size):
+            chunk = X[start:start + chunk_size]
+            lo = min(lo, float(chunk.min()))
+            hi = max(hi, float(chunk.max()))
+        pre.offset.fill_(lo)
+        pre.scale.fill_(hi - lo if hi > lo else 1.0)
+        reduce_dims = (0, 2, 3)
+    else:
+        reduce_dims = (0,)
+
+    count, mean, m2 = 0, None, None
+    for start in range(0, len(X), chunk_size):
+        chunk = pre.to_layout(X[start:start + chunk_size]).double()
+        if pre.is_image:
+            chunk = (chunk - pre.offset) / pre.scale
+        n = chunk.numel() // chunk.shape[1]
+        c_mean = chunk.mean(dim=reduce_dims)
+        c_m2 = ((chunk - c_mean.view(1, -1, *([1] * (chunk.ndim - 2)))) ** 2).sum(dim=reduce_dims)
+        if mean is None:
+            count, mean, m2 = n, c_mean, c_m2
+        else:
+            delta = c_mean - mean
+            total = count + n
+            mean = mean + delta * (n / total)
+            m2 = m2 + c_m2 + delta**2 * (count * n / total)
+            count = total
+    std = torch.sqrt(m2 / max(count, 1))
+    # Constant features/channels (spread at rounding level relative to the
+    # mean): leave them centred, unscaled.
+    std = torch.where((std > 0) & (std > 1e-10 * mean.abs()), std, torch.ones_like(std))
+    pre.mean.copy_(mean.view_as(pre.mean))
+    pre.std.copy_(std.view_as(pre.std))
+    return pre

@@ -1,0 +1,210 @@
+"""The training loop: a skorch ``NeuralNet`` that runs C2BIN's steps.
+
+skorch supplies the machinery (optimizer set-up, device moves, callbacks,
+history, progress printing, pickling of every registered module); this
+module adds what C2BIN needs on top:
+
+* :class:`C2BINNet` registers the target network as a skorch module (so
+  device moves and pickling cover it), hands the optimizer only the online
+  parameters, and replaces the train step with two augmented views, the
+  online/target passes and the C2BIN loss;
+* :class:`EMATarget` moves the target after every optimizer step with
+  BYOL's cosine momentum schedule;
+* :class:`TensorBatchIterator` slices mini-batches straight out of a tensor.
+
+``C2BINNet`` is an internal object composed by
+:class:`skc2bin.C2BINClusterer`; users never construct or clone it.
+"""
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+from skorch.utils import to_device
+from torch import nn
+
+from .ema import cosine_momentum, ema_update
+from .losses import c2bin_loss
+from .networks import TargetNetwork
+
+__all__ = [
+    "C2BINCriterion",
+    "C2BINNet",
+    "EMATarget",
+    "TensorBatchIterator",
+    "TrainingDivergedError",
+    "LOSS_PARTS",
+]
+
+#: Names of the loss components recorded in the history (``<name>_loss``).
+LOSS_PARTS = ("instance", "contrast", "entropy")
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class TensorBatchIterator:
+    """Mini-batches of a tensor-backed dataset, by slicing the tensor.
+
+    torch's DataLoader indexes a dataset one sample at a time and collates
+    the samples in Python; when the whole training set is one tensor, a batch
+    is a single fancy-indexing operation. Accepts DataLoader's keyword
+    arguments that skorch passes (``batch_size``, ``shuffle``, ``drop_last``,
+    ``generator``).
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        Holds the data tensor as ``dataset.X``.
+    batch_size : int
+    shuffle : bool, default=False
+        Draw a new permutation (from ``generator``) every epoch.
+    drop_last : bool, default=False
+        Skip the last, smaller batch.
+    generator : torch.Generator, optional
+        CPU generator for the permutations.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, generator=None):
+        self.X = dataset.X
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = generator
+
+    def __len__(self):
+        n = len(self.X)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for b in range(len(self)):
+            start = b * self.batch_size
+            stop = min(start + self.batch_size, n)
+            if order is None:
+                yield self.X[start:stop], None
+            else:
+                yield self.X[order[start:stop]], None
+
+
+class C2BINCriterion(nn.Module):
+    """The C2BIN loss (:func:`skc2bin.losses.c2bin_loss`) with its weights."""
+
+    def __init__(self, temperature=1.0, cluster_weight=1.0, entropy_weight=1.0):
+        super().__init__()
+        self.temperature = temperature
+        self.cluster_weight = cluster_weight
+        self.entropy_weight = entropy_weight
+
+    def forward(self, pred1, pred2, target1, target2, assigns1, assigns2):
+        return c2bin_loss(
+            pred1,
+            pred2,
+            target1,
+            target2,
+            assigns1,
+            assigns2,
+            temperature=self.temperature,
+            cluster_weight=self.cluster_weight,
+            entropy_weight=self.entropy_weight,
+        )
+
+
+class EMATarget(Callback):
+    """Move the target network after every optimizer step.
+
+    ``tau`` follows :func:`skc2bin.ema.cosine_momentum` from
+    ``base_momentum`` to 1 over ``total_steps``; the value reached is
+    recorded in the history as ``ema_momentum`` at the end of every epoch.
+
+    Parameters
+    ----------
+    base_momentum : float
+    total_steps : int
+        Optimizer steps of the whole fit.
+    """
+
+    def __init__(self, base_momentum, total_steps):
+        self.base_momentum = base_momentum
+        self.total_steps = total_steps
+
+    def initialize(self):
+        self.step_ = 0
+        self.momentum_ = self.base_momentum
+        return self
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        self.momentum_ = cosine_momentum(self.step_, self.total_steps, self.base_momentum)
+        ema_update(net.target_, net.module_.online_target_pair(), self.momentum_)
+        self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("ema_momentum", self.momentum_)
+
+
+class C2BINNet(NeuralNet):
+    """skorch net running C2BIN's train step (internal to the estimator).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to :class:`skorch.NeuralNet`; ``module`` must be a
+        :class:`skc2bin.networks.C2BINNetwork`.
+    augment : callable
+        ``augment(batch, generator)``, applied twice per batch.
+    generator : torch.Generator
+        Generator on the training device for the augmentations.
+    """
+
+    def __init__(self, *args, augment=None, generator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.augment = augment
+        self.generator = generator
+
+    def initialize_module(self):
+        super().initialize_module()
+        # Assigned inside skorch's module-initialisation context, so it is
+        # registered as a module: moved to the device and pickled with it.
+        self.target_ = TargetNetwork.from_online(self.module_)
+        return self
+
+    def get_all_learnable_params(self):
+        """Only the online network is optimised; the target follows by EMA."""
+        yield from self.module_.named_parameters()
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        x = to_device(Xi, self.device)
+        online = self.module_
+        pre = online.preprocessor
+        base = pre.before_augment(x)
+        view1 = pre.after_augment(self.augment(base, self.generator))
+        view2 = pre.after_augment(self.augment(base, self.generator))
+        pred1, assigns1 = online.views_forward(view1)
+        pred2, assigns2 = online.views_forward(view2)
+        with torch.no_grad():
+            target1 = self.target_(view1)
+            target2 = self.target_(view2)
+        loss, parts = self.criterion_(pred1, pred2, target1, target2, assigns1, assigns2)
+        values = torch.stack([loss.detach(), *parts.values()]).tolist()
+        if not all(v == v and abs(v) != float("inf") for v in values):
+            raise TrainingDivergedError(self._divergence_message(values[0]))
+        loss.backward()
+        for name, value in zip(LOSS_PARTS, values[1:]):
+            self.history.record_batch(f"{name}_loss", value)
+        return {"loss": loss, "y_pred": pred1}
+
+    def _divergence_message(self, value):
+        epoch = len(self.history)
+        batch = len(self.history[-1]["batches"]) + 1 if len(self.history) else 1
+        return (
+            f"Training diverged: the loss became {value} in epoch {epoch}, batch {batch}. "
+            f"The usual cause is a learning rate too high for this data (lr={self.lr}): "
+            "lower lr (try a tenth of it) or increase batch_size. Extreme feature values "
+            "or a custom backbone/augmentation that produces NaN can cause it too."
+        )

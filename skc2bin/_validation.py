@@ -25,7 +25,7 @@ class InputSpec:
 
     Attributes
     ----------
-    layout : {'vector', 'flat', 'nhw', 'nhwc', 'nchw'}
+    layout : {'vector', 'flat', 'flat_hwc', 'nhw', 'nhwc', 'nchw'}
     raw_shape : tuple of int
         Shape of one sample as given.
     sample_shape : tuple of int
@@ -45,8 +45,8 @@ def _ndim(X):
     ndim = getattr(X, "ndim", None)
     if ndim is None:
         try:
-            ndim = np.ndim(X)
-        except ValueError:  # ragged nested sequences
+            ndim = np.asarray(X).ndim
+        except (ValueError, TypeError):  # ragged or odd input: check_array reports it
             ndim = None
     return ndim
 
@@ -157,7 +157,8 @@ def check_input(estimator, X, *, reset):
             spec = InputSpec("vector", (X.shape[1],), (X.shape[1],))
         else:
             chw = _image_shape_from_rows(X.shape[1], estimator.image_shape, estimator.image_format)
-            spec = InputSpec("flat", (X.shape[1],), chw)
+            hwc = len(estimator.image_shape) == 3 and estimator.image_format == "channels_last"
+            spec = InputSpec("flat_hwc" if hwc else "flat", (X.shape[1],), chw)
     if not reset:
         fitted = estimator.input_spec_
         if spec.raw_shape != fitted.raw_shape or spec.layout != fitted.layout:

@@ -148,7 +148,7 @@ def _rotate_hue(x, turns):
     """
     rgb2yiq = x.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
     yiq2rgb = torch.linalg.inv(rgb2yiq)
-    angle = turns * 2 * math.pi
+    angle = turns.to(x.dtype) * 2 * math.pi
     cos, sin = torch.cos(angle), torch.sin(angle)
     one, zero = torch.ones_like(cos), torch.zeros_like(cos)
     rot = torch.stack(
@@ -275,6 +275,11 @@ def resolve_augmentation(spec, sample_shape):
     if spec == "none":
         return _identity
     if spec == "features":
+        if is_image:
+            raise ValueError(
+                "augmentation='features' is for feature vectors, but X holds images. Use "
+                "augmentation='grayscale', 'color' or 'auto'."
+            )
         return FeatureAugment()
     if not is_image:
         raise ValueError(

@@ -16,14 +16,22 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import PassthroughScoring, ProgressBar
+from skorch.callbacks import LRScheduler, PassthroughScoring, ProgressBar
+from torch.optim.lr_scheduler import LambdaLR
 
 from ._validation import check_input
 from .augment import resolve_augmentation
 from .metrics import silhouette_in_input_space
 from .networks import C2BINNetwork, build_backbone
 from .preprocessing import fit_preprocessor
-from .training import LOSS_PARTS, C2BINCriterion, C2BINNet, EMATarget, TensorBatchIterator
+from .training import (
+    LOSS_PARTS,
+    C2BINCriterion,
+    C2BINNet,
+    EMATarget,
+    TensorBatchIterator,
+    WarmupCosine,
+)
 
 __all__ = ["C2BINClusterer"]
 
@@ -86,11 +94,14 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Learning rate.
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
+    lr_schedule : {'cosine', 'constant'}, default='cosine'
+        ``'cosine'``: linear warm-up over the first 5% of optimizer steps,
+        then cosine decay to zero; ``'constant'``: ``lr`` throughout.
     optimizer : {'adam', 'adamw', 'sgd'} or torch.optim.Optimizer subclass, default='adamw'
         Optimizer of the online network (``'sgd'`` uses momentum 0.9).
     base_momentum : float, default=0.99
         Starting EMA momentum ``tau_base`` of the target network; it rises
-        to 1 with BYOL's cosine schedule over the fit.
+        towards 1 with BYOL's cosine schedule over the fit.
     cluster_temperature : float, default=1.0
         Temperature of the column-wise cluster contrast.
     cluster_weight : float, default=1.0
@@ -178,6 +189,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "base_momentum": [Interval(Real, 0, 1, closed="both")],
         "cluster_temperature": [Interval(Real, 0, None, closed="neither")],
@@ -204,6 +216,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         batch_size=256,
         lr=1e-3,
         weight_decay=1e-4,
+        lr_schedule="cosine",
         optimizer="adamw",
         base_momentum=0.99,
         cluster_temperature=1.0,
@@ -226,6 +239,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.base_momentum = base_momentum
         self.cluster_temperature = cluster_temperature
@@ -367,9 +381,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         # or a CUDA generator should not have to be picklable.
         net.augment = None
         net.generator = None
+        net.iterator_train__generator = None
 
         self.net_ = net
-        self.device_ = device
         self.input_spec_ = spec
         self.n_clusters_ = n_clusters
         self._n_features_out = rep_dim
@@ -385,6 +399,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
     def _callbacks(self, total_steps):
         callbacks = [("ema_target", EMATarget(self.base_momentum, total_steps))]
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                ("lr_schedule", LRScheduler(LambdaLR, lr_lambda=WarmupCosine(total_steps), step_every="batch"))
+            )
         callbacks += [
             (f"{part}_loss", PassthroughScoring(name=f"{part}_loss", on_train=True))
             for part in LOSS_PARTS
@@ -507,6 +525,13 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 ]
             )
         return silhouette_in_input_space(flat, labels)
+
+    @property
+    def device_(self):
+        """Device the fitted model lives on (``'cpu'`` after loading a CUDA-fitted
+        model on a machine without a GPU)."""
+        check_is_fitted(self)
+        return self.net_.device
 
     @property
     def history_(self):

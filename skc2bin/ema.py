@@ -15,7 +15,7 @@ def cosine_momentum(step, total_steps, base_momentum):
     """BYOL's momentum schedule.
 
     ``tau = 1 - (1 - base) * (cos(pi * step / total) + 1) / 2``: ``base`` at
-    step 0, rising to 1 at the last step.
+    step 0, rising towards 1 (reached at ``step == total``).
 
     Parameters
     ----------

@@ -24,9 +24,10 @@ class Preprocessor(nn.Module):
 
     Parameters
     ----------
-    layout : {'vector', 'flat', 'nhw', 'nhwc', 'nchw'}
-        How a raw batch is laid out: feature rows, flat rows read as images,
-        or 3-D/4-D image arrays.
+    layout : {'vector', 'flat', 'flat_hwc', 'nhw', 'nhwc', 'nchw'}
+        How a raw batch is laid out: feature rows, flat rows read as
+        channels-first (or single-channel) images, flat rows read as
+        channels-last images, or 3-D/4-D image arrays.
     sample_shape : tuple of int
         Shape of one network input: ``(n_features,)`` or ``(c, h, w)``.
     """
@@ -57,7 +58,10 @@ class Preprocessor(nn.Module):
             x = x.to(torch.float32)
         if self.layout in ("flat", "nhw"):
             return x.reshape(x.shape[0], *self.sample_shape)
-        if self.layout == "nhwc":
+        if self.layout == "flat_hwc":
+            c, h, w = self.sample_shape
+            x = x.reshape(x.shape[0], h, w, c)
+        if self.layout in ("nhwc", "flat_hwc"):
             return x.permute(0, 3, 1, 2)
         return x
 
@@ -108,14 +112,24 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
         pre.offset.fill_(lo)
         pre.scale.fill_(hi - lo if hi > lo else 1.0)
         reduce_dims = (0, 2, 3)
+        unit = torch.ones((), dtype=torch.float64)
     else:
         reduce_dims = (0,)
+        # Divide by each feature's largest magnitude first, so squared
+        # deviations cannot overflow float64 (spreads above ~1e154).
+        unit = torch.zeros(sample_shape[0], dtype=torch.float64)
+        for start in range(0, len(X), chunk_size):
+            chunk = X[start:start + chunk_size].double().abs().amax(dim=0)
+            unit = torch.maximum(unit, chunk)
+        unit = torch.where((unit > 0) & torch.isfinite(unit), unit, torch.ones_like(unit))
 
     count, mean, m2 = 0, None, None
     for start in range(0, len(X), chunk_size):
         chunk = pre.to_layout(X[start:start + chunk_size]).double()
         if pre.is_image:
             chunk = (chunk - pre.offset) / pre.scale
+        else:
+            chunk = chunk / unit
         n = chunk.numel() // chunk.shape[1]
         c_mean = chunk.mean(dim=reduce_dims)
         c_m2 = ((chunk - c_mean.view(1, -1, *([1] * (chunk.ndim - 2)))) ** 2).sum(dim=reduce_dims)
@@ -127,7 +141,8 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
             mean = mean + delta * (n / total)
             m2 = m2 + c_m2 + delta**2 * (count * n / total)
             count = total
-    std = torch.sqrt(m2 / max(count, 1))
+    mean = mean * unit
+    std = torch.sqrt(m2 / max(count, 1)) * unit
     # Constant features/channels (spread at rounding level relative to the
     # mean): leave them centred, unscaled.
     std = torch.where((std > 0) & (std > 1e-10 * mean.abs()), std, torch.ones_like(std))

@@ -16,6 +16,8 @@ module adds what C2BIN needs on top:
 :class:`skc2bin.C2BINClusterer`; users never construct or clone it.
 """
 
+import math
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -33,6 +35,7 @@ __all__ = [
     "EMATarget",
     "TensorBatchIterator",
     "TrainingDivergedError",
+    "WarmupCosine",
     "LOSS_PARTS",
 ]
 
@@ -87,6 +90,30 @@ class TensorBatchIterator:
                 yield self.X[start:stop], None
             else:
                 yield self.X[order[start:stop]], None
+
+
+class WarmupCosine:
+    """Learning-rate factor: linear warm-up, then cosine decay to zero.
+
+    ``factor(step) = (step + 1) / warmup`` for the first ``warmup`` steps,
+    then ``(1 + cos(pi * progress)) / 2`` over the remaining steps. A class
+    (not a closure) so that a fitted net stays picklable.
+
+    Parameters
+    ----------
+    total_steps : int
+    warmup_fraction : float, default=0.05
+    """
+
+    def __init__(self, total_steps, warmup_fraction=0.05):
+        self.total_steps = max(int(total_steps), 1)
+        self.warmup = max(1, int(round(warmup_fraction * self.total_steps)))
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return (step + 1) / self.warmup
+        progress = min(1.0, (step - self.warmup) / max(1, self.total_steps - self.warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class C2BINCriterion(nn.Module):

@@ -1,0 +1,72 @@
+"""Training on real data: quality floors, pipelines and model selection."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import normalized_mutual_info_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skc2bin import C2BINClusterer
+from skc2bin.metrics import clustering_accuracy, clustering_accuracy_scorer
+
+from .conftest import TINY
+
+
+@pytest.mark.slow
+def test_digits_as_images_reach_quality_floor(digits):
+    """Digits as 8x8 images: ACC >= 0.85 (Hungarian), default settings but epochs/seed."""
+    X, y = digits
+    est = C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=100, random_state=0).fit(X)
+    acc = clustering_accuracy(y, est.labels_)
+    assert acc >= 0.85, acc
+    assert normalized_mutual_info_score(y, est.labels_) >= 0.8
+
+
+def test_transform_feeds_a_linear_probe(digits_small):
+    X, y = digits_small
+    pipe = make_pipeline(
+        C2BINClusterer(n_clusters=10, image_shape=(8, 8), **{**TINY, "max_epochs": 15}),
+        LogisticRegression(max_iter=2000),
+    )
+    # The probe on learned features beats chance (0.1) by far.
+    assert cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0)).mean() > 0.6
+
+
+def test_rows_read_as_images_inside_a_pipeline(digits_small):
+    X, _ = digits_small
+    pipe = make_pipeline(
+        FunctionTransformer(lambda Z: Z / 16.0),
+        C2BINClusterer(n_clusters=10, image_shape=(8, 8), **TINY),
+    )
+    labels = pipe.fit_predict(X)
+    assert labels.shape == (len(X),)
+    assert pipe.transform(X[:5]).shape == (5, TINY["representation_size"])
+
+
+def test_grid_search_with_labels(digits_small):
+    X, y = digits_small
+    search = GridSearchCV(
+        C2BINClusterer(image_shape=(8, 8), **TINY),
+        {"n_clusters": [8, 10], "lr": [1e-3, 3e-3]},
+        scoring="adjusted_rand_score",
+        cv=2,
+    ).fit(X, y)
+    assert set(search.best_params_) == {"n_clusters", "lr"}
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    acc = GridSearchCV(
+        C2BINClusterer(image_shape=(8, 8), **TINY), {"n_clusters": [10]},
+        scoring=clustering_accuracy_scorer, cv=2,
+    ).fit(X, y)
+    assert 0.1 < acc.best_score_ <= 1.0
+
+
+def test_grid_search_without_labels_uses_score(digits_small):
+    X, _ = digits_small
+    search = GridSearchCV(
+        C2BINClusterer(image_shape=(8, 8), **TINY), {"n_clusters": [2, 10], "lr": [1e-3]}, cv=2
+    ).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all((scores >= -1) & (scores <= 1))
+    assert search.best_estimator_.labels_.shape == (len(X),)

@@ -87,14 +87,16 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Hidden width of the projector, predictor and MLP backbone.
     max_epochs : int, default=100
         Passes over the training data.
-    batch_size : int, default=256
+    batch_size : int or 'auto', default='auto'
         Samples per optimizer step (capped at the number of samples); also
-        the inference batch size.
+        the inference batch size. ``'auto'`` uses 128, lowered for small
+        data sets to ``n_samples // 8`` (at least 16) so that every epoch
+        still takes several optimizer steps.
     lr : float, default=1e-3
         Learning rate.
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
-    lr_schedule : {'cosine', 'constant'}, default='cosine'
+    lr_schedule : {'constant', 'cosine'}, default='constant'
         ``'cosine'``: linear warm-up over the first 5% of optimizer steps,
         then cosine decay to zero; ``'constant'``: ``lr`` throughout.
     optimizer : {'adam', 'adamw', 'sgd'} or torch.optim.Optimizer subclass, default='adamw'
@@ -102,8 +104,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     base_momentum : float, default=0.99
         Starting EMA momentum ``tau_base`` of the target network; it rises
         towards 1 with BYOL's cosine schedule over the fit.
-    cluster_temperature : float, default=1.0
-        Temperature of the column-wise cluster contrast.
+    cluster_temperature : float, default=0.5
+        Temperature of the column-wise cluster contrast (CC uses 1.0 for
+        1,000-epoch trainings; 0.5 learns clusters in far fewer steps).
     cluster_weight : float, default=1.0
         Weight ``lambda_c`` of the cluster terms against the BYOL loss.
     entropy_weight : float, default=1.0
@@ -186,7 +189,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "projection_size": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
@@ -213,13 +216,13 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         projection_size=64,
         hidden_size=256,
         max_epochs=100,
-        batch_size=256,
+        batch_size="auto",
         lr=1e-3,
         weight_decay=1e-4,
-        lr_schedule="cosine",
+        lr_schedule="constant",
         optimizer="adamw",
         base_momentum=0.99,
-        cluster_temperature=1.0,
+        cluster_temperature=0.5,
         cluster_weight=1.0,
         entropy_weight=1.0,
         augmentation="auto",
@@ -353,7 +356,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor
             )
 
-        batch_size = min(self.batch_size, len(X))
+        batch_size = self._batch_size(len(X))
         total_steps = (len(X) // batch_size) * self.max_epochs
         net = C2BINNet(
             module=network,
@@ -389,6 +392,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self._n_features_out = rep_dim
         self.labels_per_scale_ = self._infer(Xt, embed=False)[1]
         self.labels_ = self.labels_per_scale_[:, 0].copy()
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(128, max(16, n_samples // 8), n_samples)
+        return min(self.batch_size, n_samples)
 
     def _optimizer_kwargs(self):
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
@@ -516,7 +524,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Xt = self._checked_tensor(X)
         labels = self._infer(Xt)[1][:, 0]
         pre = self.net_.module_.preprocessor
-        batch = self.batch_size
+        batch = self.net_.batch_size
         with torch.no_grad():
             flat = np.concatenate(
                 [
@@ -531,7 +539,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         """Device the fitted model lives on (``'cpu'`` after loading a CUDA-fitted
         model on a machine without a GPU)."""
         check_is_fitted(self)
-        return self.net_.device
+        return str(self.net_.device)
 
     @property
     def history_(self):

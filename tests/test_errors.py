@@ -69,7 +69,7 @@ def test_n_clusters_one_warns_and_learns_representations():
 
 
 def test_one_sample_is_rejected_with_sklearn_style_message():
-    with pytest.raises(ValueError, match="n_samples=1"):
+    with pytest.raises(ValueError, match="n_samples=1"), pytest.warns(UserWarning):
         _est(n_clusters=1).fit(X5[:1])
 
 

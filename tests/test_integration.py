@@ -27,11 +27,12 @@ def test_digits_as_images_reach_quality_floor(digits):
 def test_transform_feeds_a_linear_probe(digits_small):
     X, y = digits_small
     pipe = make_pipeline(
-        C2BINClusterer(n_clusters=10, image_shape=(8, 8), **{**TINY, "max_epochs": 15}),
+        C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=40, hidden_size=64,
+                       representation_size=32, projection_size=16, device="cpu", random_state=0),
         LogisticRegression(max_iter=2000),
     )
-    # The probe on learned features beats chance (0.1) by far.
-    assert cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0)).mean() > 0.6
+    # A linear probe on 32 learned features of 200 training images (0.87 measured).
+    assert cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0)).mean() > 0.8
 
 
 def test_rows_read_as_images_inside_a_pipeline(digits_small):

@@ -25,7 +25,15 @@ class MLPHead(nn.Sequential):
 
 
 class ClusterHead(nn.Module):
-    """Soft cluster assignments ``softmax(W2 relu(W1 y))`` (Contrastive Clustering).
+    """Soft cluster assignments ``softmax(s · W2 relu(BN(W1 y)))``.
+
+    Contrastive Clustering's head (an MLP on the representation followed by a
+    softmax) with two changes measured on digits and blobs
+    (``docs/method.md``): BatchNorm in the hidden layer, and logits scaled by
+    ``logit_scale`` so that assignments leave the uniform start quickly. With
+    CC's plain head the column contrast barely moved in a few hundred steps
+    (near-uniform assignments, ACC 0.80–0.89 on digits); with both changes
+    ACC was 0.99 on three seeds.
 
     Parameters
     ----------
@@ -33,6 +41,8 @@ class ClusterHead(nn.Module):
         Width of the representation ``y``; also the hidden width.
     n_clusters : int
         Number of clusters ``k`` of this head.
+    logit_scale : float, default=3.0
+        Multiplies the logits before the softmax.
 
     Notes
     -----
@@ -40,14 +50,16 @@ class ClusterHead(nn.Module):
     column-wise contrast and the entropy term need.
     """
 
-    def __init__(self, in_dim, n_clusters):
+    def __init__(self, in_dim, n_clusters, logit_scale=3.0):
         super().__init__()
         self.n_clusters = n_clusters
+        self.logit_scale = logit_scale
         self.mlp = nn.Sequential(
             nn.Linear(in_dim, in_dim),
+            nn.BatchNorm1d(in_dim),
             nn.ReLU(inplace=True),
             nn.Linear(in_dim, n_clusters),
         )
 
     def forward(self, y):
-        return torch.softmax(self.mlp(y), dim=1)
+        return torch.softmax(self.mlp(y) * self.logit_scale, dim=1)

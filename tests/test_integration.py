@@ -16,12 +16,16 @@ from .conftest import TINY
 
 @pytest.mark.slow
 def test_digits_as_images_reach_quality_floor(digits):
-    """Digits as 8x8 images: ACC >= 0.85 (Hungarian), default settings but epochs/seed."""
+    """Digits as 8x8 images, default settings but epochs/seed.
+
+    The issue's floor is ACC >= 0.85; the model measures 0.993-0.997 over
+    three seeds (docs/benchmarks.md), so the test holds it to 0.95.
+    """
     X, y = digits
     est = C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=100, random_state=0).fit(X)
     acc = clustering_accuracy(y, est.labels_)
-    assert acc >= 0.85, acc
-    assert normalized_mutual_info_score(y, est.labels_) >= 0.8
+    assert acc >= 0.95, acc
+    assert normalized_mutual_info_score(y, est.labels_) >= 0.9
 
 
 def test_transform_feeds_a_linear_probe(digits_small):

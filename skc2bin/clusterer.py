@@ -257,8 +257,13 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ checks
-    def _check_params_vs_input(self, n_samples):
-        """Validate parameters that the constraints cannot express alone."""
+    def _check_params(self):
+        """Validate what the parameter constraints cannot express alone.
+
+        Returns
+        -------
+        n_clusters : tuple of int
+        """
         ks = (self.n_clusters,) if isinstance(self.n_clusters, Integral) else tuple(self.n_clusters)
         if not ks or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in ks):
             raise ValueError(
@@ -278,11 +283,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 "n_clusters=1 the model only learns representations (see transform).",
                 UserWarning,
             )
-        if n_samples < max(2, max(ks)):
-            raise ValueError(
-                f"n_samples={n_samples} should be >= n_clusters={max(ks)} and >= 2: C2BIN "
-                "needs at least as many samples as clusters. Pass more samples or lower n_clusters."
-            )
         if self.image_shape is not None:
             shape = tuple(self.image_shape)
             if len(shape) not in (2, 3) or not all(
@@ -293,6 +293,14 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                     f"got {self.image_shape!r}."
                 )
         return ks
+
+    @staticmethod
+    def _check_n_samples(n_samples, n_clusters):
+        if n_samples < max(2, max(n_clusters)):
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_clusters={max(n_clusters)} and >= 2: C2BIN "
+                "needs at least as many samples as clusters. Pass more samples or lower n_clusters."
+            )
 
     def _resolve_device(self):
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -335,9 +343,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return self
 
     def _fit(self, X):
-        X, spec = check_input(self, X, reset=True)
-        n_clusters = self._check_params_vs_input(len(X))
+        n_clusters = self._check_params()
         device = self._resolve_device()
+        X, spec = check_input(self, X, reset=True)
+        self._check_n_samples(len(X), n_clusters)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
         Xt = _as_tensor(X)

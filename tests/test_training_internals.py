@@ -12,15 +12,7 @@ from skc2bin import C2BINClusterer
 from skc2bin.ema import cosine_momentum
 from skc2bin.training import EMATarget, TensorBatchIterator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation cost
-    # on a busy 2-core machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from .conftest import TINY
 
 
 # ------------------------------------------------------------ TensorBatchIterator
@@ -122,16 +114,7 @@ def test_ema_target_callback_follows_the_cosine_schedule():
 @pytest.fixture(scope="module")
 def fitted():
     X = np.random.RandomState(0).randn(40, 5)
-    return C2BINClusterer(
-        n_clusters=3,
-        max_epochs=2,
-        batch_size=16,
-        hidden_size=16,
-        representation_size=8,
-        projection_size=8,
-        device="cpu",
-        random_state=0,
-    ).fit(X)
+    return C2BINClusterer(n_clusters=3, **{**TINY, "max_epochs": 2, "batch_size": 16}).fit(X)
 
 
 def _optimized_ids(net):

@@ -394,6 +394,12 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net.augment = None
         net.generator = None
         net.iterator_train__generator = None
+        for _, cb in net.callbacks_:
+            if isinstance(cb, LRScheduler):
+                # It references the optimizer; pickled through the callback
+                # list (not skorch's device-mapped state) its CUDA tensors
+                # would not load on a machine without a GPU.
+                cb.lr_scheduler_ = None
 
         self.net_ = net
         self.input_spec_ = spec

@@ -199,6 +199,21 @@ class C2BINNet(NeuralNet):
         self.target_ = TargetNetwork.from_online(self.module_)
         return self
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        # ``module`` (the init argument) is the very object ``module_`` holds.
+        # skorch saves ``module_`` as a device-mapped torch payload; pickled
+        # again as a plain attribute it would be stored twice and its CUDA
+        # tensors would not load on a machine without a GPU.
+        if state.get("module") is self.__dict__.get("module_"):
+            state["module"] = None
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if self.module is None:
+            self.module = self.module_
+
     def get_all_learnable_params(self):
         """Only the online network is optimised; the target follows by EMA."""
         yield from self.module_.named_parameters()

@@ -218,3 +218,23 @@ def test_fit_predict_equals_labels(blobs):
     X, _ = blobs
     est = _est()
     np.testing.assert_array_equal(est.fit_predict(X), est.labels_)
+
+
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_every_tensor_is_pickled_through_skorchs_device_mapping(blobs, lr_schedule):
+    """skorch stores module/target/criterion/optimizer state as torch payloads
+    that unpickle with map_location (so a CUDA-fitted model loads on a CPU
+    machine); any tensor pickled *outside* them would be restored onto its
+    original device. None may be."""
+    X, _ = blobs
+    est = _est(lr_schedule=lr_schedule).fit(X)
+    seen = []
+
+    class Spy(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, (torch.Tensor, torch.UntypedStorage, torch.Generator)):
+                seen.append(type(obj).__name__)
+            return NotImplemented
+
+    Spy(io.BytesIO()).dump(est)
+    assert seen == []

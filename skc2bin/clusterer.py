@@ -38,6 +38,17 @@ __all__ = ["C2BINClusterer"]
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
+def _generator_state(generator):
+    """A torch.Generator's state as bytes (picklable, device-free)."""
+    return bytes(generator.get_state().numpy())
+
+
+def _generator_from_state(state, device):
+    generator = torch.Generator(device=device)
+    generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
+    return generator
+
+
 def _as_tensor(X):
     """Share ``X``'s memory with a CPU tensor (read-only inputs included)."""
     with warnings.catch_warnings():
@@ -139,6 +150,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Extra callbacks for the training loop (e.g.
         ``skorch.callbacks.EarlyStopping(monitor='train_loss')``). They are
         copied for each fit.
+    warm_start : bool, default=False
+        If True and the estimator is fitted, :meth:`fit` continues training
+        the current model for ``max_epochs`` more epochs (schedules extended
+        to cover them) instead of starting anew. Only ``max_epochs`` and
+        ``augmentation`` are re-read; the rest of the model is kept.
 
     Attributes
     ----------
@@ -205,6 +221,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -232,6 +249,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         random_state=None,
         verbose=0,
         callbacks=None,
+        warm_start=False,
     ):
         self.n_clusters = n_clusters
         self.backbone = backbone
@@ -255,6 +273,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -333,16 +352,50 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             Fitted estimator. If training fails (bad input, divergence),
             the estimator is left exactly as it was before the call.
         """
+        return self._guarded_fit(X, self.max_epochs, continue_=self.warm_start)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one more epoch on ``X``.
+
+        The first call builds the model (as :meth:`fit` would); every call
+        then continues from where the last one stopped: weights, optimizer
+        state, random streams and the EMA/learning-rate schedules, which span
+        ``max_epochs`` epochs. So ``max_epochs`` calls of ``partial_fit`` on
+        the same data give exactly the model of one ``fit``; further calls
+        extend the schedules.
+
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : C2BINClusterer
+        """
+        return self._guarded_fit(X, 1, continue_=True)
+
+    def _guarded_fit(self, X, epochs, continue_):
+        """Fit or continue, leaving the estimator untouched if anything fails.
+
+        A KeyboardInterrupt inside the training loop is not a failure: the
+        model keeps the weights reached so far (with a warning).
+        """
         state = self.__dict__.copy()
         try:
-            self._fit(X)
+            if continue_ and hasattr(self, "net_"):
+                self._continue(X, epochs)
+            else:
+                self._fit_new(X, epochs)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
         return self
 
-    def _fit(self, X):
+    def _fit_new(self, X, epochs):
         n_clusters = self._check_params()
         device = self._resolve_device()
         X, spec = check_input(self, X, reset=True)
@@ -351,8 +404,23 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Xt = _as_tensor(X)
         preprocessor = fit_preprocessor(Xt, spec.layout, spec.sample_shape)
+        network, rep_dim = self._build_network(spec, n_clusters, preprocessor, seed)
+        batch_size = self._batch_size(len(X))
+        net = self._build_net(network, batch_size, (len(X) // batch_size) * self.max_epochs, device)
+        net.max_epochs = epochs
+        self._rng_states_ = (
+            _generator_state(torch.Generator().manual_seed(seed)),
+            _generator_state(torch.Generator(device=device).manual_seed(seed + 1)),
+        )
+        self.input_spec_ = spec
+        self.n_clusters_ = n_clusters
+        self._n_features_out = rep_dim
+        self._train(net, Xt, epochs)
+
+    def _build_network(self, spec, n_clusters, preprocessor, seed):
+        """The online network for inputs described by ``spec``; returns it and
+        the representation width."""
         backbone = copy.deepcopy(self.backbone) if isinstance(self.backbone, torch.nn.Module) else self.backbone
-        augment = resolve_augmentation(self.augmentation, spec.sample_shape)
         # Weight initialisation draws from torch's global generator (modules
         # take no generator argument): seed it inside fork_rng, which restores
         # the caller's global RNG state on exit.
@@ -364,9 +432,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             network = C2BINNetwork(
                 backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor
             )
+        return network, rep_dim
 
-        batch_size = self._batch_size(len(X))
-        total_steps = (len(X) // batch_size) * self.max_epochs
+    def _build_net(self, network, batch_size, total_steps, device):
+        """The skorch net around ``network``, initialised (target included)."""
         net = C2BINNet(
             module=network,
             criterion=C2BINCriterion,
@@ -379,16 +448,48 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=True,
             iterator_train__drop_last=True,
-            iterator_train__generator=torch.Generator().manual_seed(seed),
             iterator_valid=TensorBatchIterator,
             train_split=None,
             callbacks=self._callbacks(total_steps),
             device=device,
             verbose=int(self.verbose > 0),
-            augment=augment,
-            generator=torch.Generator(device=device).manual_seed(seed + 1),
         )
-        net.fit(Xt, None)
+        return net.initialize()
+
+    def _continue(self, X, epochs):
+        X, _ = check_input(self, X, reset=False)
+        if len(X) < 2:
+            raise ValueError(
+                f"n_samples={len(X)}: a training step needs at least 2 samples. "
+                "Pass more samples to continue training."
+            )
+        Xt = _as_tensor(X)
+        # Train a copy: if this call fails, the fitted model stays as it was.
+        net = copy.deepcopy(self.net_)
+        net.max_epochs = epochs
+        callbacks = dict(net.callbacks_)
+        ema = callbacks["ema_target"]
+        # Extend the schedules when this call runs past their end.
+        end = ema.step_ + (len(X) // min(net.batch_size, len(X))) * epochs
+        ema.total_steps = max(ema.total_steps, end)
+        if "lr_schedule" in callbacks:
+            schedule = callbacks["lr_schedule"].kwargs["lr_lambda"]
+            schedule.total_steps = max(schedule.total_steps, end)
+        self._train(net, Xt, epochs)
+
+    def _train(self, net, Xt, epochs):
+        """Run ``epochs`` epochs of ``net`` on ``Xt`` and set the fitted attributes."""
+        shuffle_state, augment_state = self._rng_states_
+        net.augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape)
+        net.generator = _generator_from_state(augment_state, net.device)
+        net.iterator_train__generator = _generator_from_state(shuffle_state, "cpu")
+        net.batch_size = min(net.batch_size, len(Xt))
+        net.interrupted_ = None
+        net.partial_fit(Xt, None)
+        self._rng_states_ = (
+            _generator_state(net.iterator_train__generator),
+            _generator_state(net.generator),
+        )
         # Training-only state: not needed to predict, and a user's callable
         # or a CUDA generator should not have to be picklable.
         net.augment = None
@@ -400,13 +501,16 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 # list (not skorch's device-mapped state) its CUDA tensors
                 # would not load on a machine without a GPU.
                 cb.lr_scheduler_ = None
-
         self.net_ = net
-        self.input_spec_ = spec
-        self.n_clusters_ = n_clusters
-        self._n_features_out = rep_dim
         self.labels_per_scale_ = self._infer(Xt, embed=False)[1]
         self.labels_ = self.labels_per_scale_[:, 0].copy()
+        if net.interrupted_ is not None:
+            warnings.warn(
+                f"Training was interrupted (KeyboardInterrupt) after {net.interrupted_} "
+                f"epoch(s) of {epochs}. The model keeps the weights reached so far; call "
+                "partial_fit, or fit with warm_start=True, to continue training.",
+                UserWarning,
+            )
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":

@@ -214,6 +214,15 @@ class C2BINNet(NeuralNet):
         if self.module is None:
             self.module = self.module_
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a KeyboardInterrupt is recorded in ``interrupted_``
+        (epochs completed) before skorch stops training on it."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self.interrupted_ = len(self.history) - (1 if self.history and "dur" not in self.history[-1] else 0)
+            raise
+
     def get_all_learnable_params(self):
         """Only the online network is optimised; the target follows by EMA."""
         yield from self.module_.named_parameters()

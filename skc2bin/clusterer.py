@@ -363,7 +363,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         state, random streams and the EMA/learning-rate schedules, which span
         ``max_epochs`` epochs. So ``max_epochs`` calls of ``partial_fit`` on
         the same data give exactly the model of one ``fit``; further calls
-        extend the schedules.
+        extend the schedules. ``X`` may differ between calls (chunks of a
+        larger data set); ``labels_`` then describe the latest ``X``. The
+        normalisation statistics are those of the first call's ``X``.
 
         Parameters
         ----------

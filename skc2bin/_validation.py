@@ -73,6 +73,11 @@ def _image_shape_from_rows(n_features, image_shape, image_format):
 def _image_spec(shape, image_format, image_shape):
     """InputSpec of a 3-D or 4-D image array of ``shape``."""
     raw = tuple(int(s) for s in shape[1:])
+    if 0 in raw:
+        raise ValueError(
+            f"X has shape {tuple(shape)}: images with a zero-length axis hold no pixels. "
+            "Pass images of at least 1x1 pixel (and at least one channel)."
+        )
     if len(raw) == 2:
         spec = InputSpec("nhw", raw, (1, *raw))
     elif image_format == "channels_last":

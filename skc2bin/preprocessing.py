@@ -30,6 +30,13 @@ class Preprocessor(nn.Module):
         channels-last images, or 3-D/4-D image arrays.
     sample_shape : tuple of int
         Shape of one network input: ``(n_features,)`` or ``(c, h, w)``.
+
+    Notes
+    -----
+    Buffers (float64): ``offset`` (images: the minimum seen in fit),
+    ``scale`` (images: *half* the range seen in fit, so that it cannot
+    overflow), ``mean`` and ``std`` (per feature, or per channel after the
+    ``[0, 1]`` mapping).
     """
 
     def __init__(self, layout, sample_shape):
@@ -52,10 +59,12 @@ class Preprocessor(nn.Module):
         """Float batch in network layout: ``(n, d)`` or ``(n, c, h, w)``.
 
         float64 stays float64 (cast after normalisation), anything else
-        becomes float32.
+        becomes float32 (floating inputs become float64).
         """
-        if x.dtype != torch.float64:
-            x = x.to(torch.float32)
+        # Floating inputs are normalised in float64: a float32 column with a
+        # spread near 1e-45, or values near the float maximum, stay finite
+        # and non-zero there. Integer pixels are exact in float32.
+        x = x.to(torch.float64 if x.is_floating_point() else torch.float32)
         if self.layout in ("flat", "nhw"):
             return x.reshape(x.shape[0], *self.sample_shape)
         if self.layout == "flat_hwc":
@@ -68,10 +77,13 @@ class Preprocessor(nn.Module):
     def before_augment(self, x):
         """Raw batch -> the space augmentations work in."""
         x = self.to_layout(x)
+        # Scale before shifting (and images by half their range) so that
+        # values near the float maximum never overflow.
         if self.is_image:
-            x = (x - self.offset.to(x.dtype)) / self.scale.to(x.dtype)
+            x = (x * 0.5 - self.offset.to(x.dtype) * 0.5) / self.scale.to(x.dtype)
         else:
-            x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+            std = self.std.to(x.dtype)
+            x = x / std - self.mean.to(x.dtype) / std
         return x.to(torch.float32)
 
     def after_augment(self, x):
@@ -110,7 +122,8 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
             lo = min(lo, float(chunk.min()))
             hi = max(hi, float(chunk.max()))
         pre.offset.fill_(lo)
-        pre.scale.fill_(hi - lo if hi > lo else 1.0)
+        # Half the range: hi - lo itself can overflow float64.
+        pre.scale.fill_(hi / 2 - lo / 2 if hi > lo else 0.5)
         reduce_dims = (0, 2, 3)
         unit = torch.ones((), dtype=torch.float64)
     else:
@@ -127,7 +140,7 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
     for start in range(0, len(X), chunk_size):
         chunk = pre.to_layout(X[start:start + chunk_size]).double()
         if pre.is_image:
-            chunk = (chunk - pre.offset) / pre.scale
+            chunk = (chunk * 0.5 - pre.offset * 0.5) / pre.scale
         else:
             chunk = chunk / unit
         n = chunk.numel() // chunk.shape[1]

@@ -252,7 +252,8 @@ class C2BINNet(NeuralNet):
 
     def _divergence_message(self, value):
         epoch = len(self.history)
-        batch = len(self.history[-1]["batches"]) + 1 if len(self.history) else 1
+        # skorch has already opened this batch's record.
+        batch = len(self.history[-1]["batches"]) if len(self.history) else 1
         return (
             f"Training diverged: the loss became {value} in epoch {epoch}, batch {batch}. "
             f"The usual cause is a learning rate too high for this data (lr={self.lr}): "

@@ -110,7 +110,7 @@ def test_uint8_and_unit_float_images_give_the_same_network_input():
     Xf = X8.astype(np.float32) / 255.0
     p8 = fit_preprocessor(torch.from_numpy(X8), "nhwc", (3, 4, 5))
     pf = fit_preprocessor(torch.from_numpy(Xf), "nhwc", (3, 4, 5))
-    assert p8.offset.item() == 0.0 and p8.scale.item() == 255.0
+    assert p8.offset.item() == 0.0 and 2 * p8.scale.item() == 255.0  # scale holds half the range
     a = p8(torch.from_numpy(X8))
     b = pf(torch.from_numpy(Xf))
     assert a.shape == (6, 3, 4, 5) and a.dtype == torch.float32
@@ -130,7 +130,7 @@ def test_image_before_augment_maps_to_unit_range_channels_first():
 def test_image_range_learned_from_data_not_assumed():
     X = np.linspace(-3.0, 5.0, 6 * 4 * 4).reshape(6, 1, 4, 4).astype(np.float32)
     pre = fit_preprocessor(torch.from_numpy(X), "nchw", (1, 4, 4))
-    assert pre.offset.item() == -3.0 and pre.scale.item() == 8.0
+    assert pre.offset.item() == -3.0 and 2 * pre.scale.item() == 8.0
     b = pre.before_augment(torch.from_numpy(X))
     assert b.min().item() == 0.0 and b.max().item() == pytest.approx(1.0)
 

@@ -612,15 +612,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         """
         return self._infer(self._checked_tensor(X), embed=True)[0]
 
-    def fit_predict(self, X, y=None):
-        """Fit and return ``labels_``.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        return self.fit(X).labels_
-
     def score(self, X, y=None):
         """Label-free quality of the primary clustering of ``X`` (higher is better).
 

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from skorch.callbacks import Callback
 
-from skc2bin import C2BINClusterer, TrainingDivergedError
+from skc2bin import C2BINClusterer
 
 from .conftest import TINY
 

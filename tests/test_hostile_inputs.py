@@ -31,7 +31,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from skc2bin import C2BINClusterer, TrainingDivergedError
+from skc2bin import C2BINClusterer
 
 from .conftest import TINY
 

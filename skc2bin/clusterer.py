@@ -485,7 +485,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net.augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape)
         net.generator = _generator_from_state(augment_state, net.device)
         net.iterator_train__generator = _generator_from_state(shuffle_state, "cpu")
-        net.batch_size = min(net.batch_size, len(Xt))
+        # Smaller data than planned (a partial_fit chunk) shrinks this call's
+        # batches only; net.batch_size stays the planned size.
+        net.iterator_train__batch_size = min(net.batch_size, len(Xt))
         net.interrupted_ = None
         net.partial_fit(Xt, None)
         self._rng_states_ = (

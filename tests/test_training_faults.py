@@ -119,3 +119,11 @@ def test_partial_fit_on_new_data_chunks(blobs):
         est.partial_fit(X[:60]).partial_fit(X[60:])
     assert est.labels_.shape == (60,)
     assert est.predict(X).shape == (len(X),)
+
+
+def test_a_small_chunk_does_not_shrink_later_batches(blobs):
+    X, _ = blobs
+    est = _est().partial_fit(X).partial_fit(X[:10]).partial_fit(X)
+    sizes = [b["train_batch_size"] for b in est.history_[-1, "batches"]]
+    assert sizes == [16] * (len(X) // 16)
+    assert [b["train_batch_size"] for b in est.history_[-2, "batches"]] == [10]

@@ -58,6 +58,16 @@ def _as_tensor(X):
         return torch.from_numpy(X)
 
 
+def _select_heads(net):
+    """Let every scale use its head with the lowest mean cluster loss over the
+    last epoch that recorded one (kept as it was if none did)."""
+    for epoch in reversed(net.history):
+        losses = [b["head_losses"] for b in epoch["batches"] if "head_losses" in b]
+        if losses:
+            net.module_.select_heads(torch.tensor(losses, dtype=torch.float64).mean(dim=0))
+            return
+
+
 class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
     """Deep clustering by Contrasting Clusters while Bootstrapping INstances.
 
@@ -84,8 +94,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         then only learns representations, for ``transform``) with a warning.
     backbone : {'auto', 'mlp', 'cnn', 'resnet18'} or torch.nn.Module, default='auto'
         Network mapping (preprocessed) inputs to representations. ``'auto'``
-        uses an MLP for feature vectors and a small CNN, whose depth grows
-        with the image size, for images. ``'resnet18'`` is the CIFAR-style
+        uses an MLP for feature vectors and, for images, a small CNN that
+        first average-pools images larger than 12 px to at most 12 px
+        (:class:`skc2bin.networks.SmallCNN`: clusters follow coarse shape;
+        pass ``SmallCNN(..., working_size=32)`` to keep fine detail).
+        ``'resnet18'`` is the CIFAR-style
         ResNet-18 (for 32×32 colour images on a GPU). A module receives float
         batches of shape ``(n, n_features)`` or ``(n, channels, height,
         width)`` and must return ``(n, dim)``; it is copied, not modified.
@@ -122,6 +135,15 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Weight ``lambda_c`` of the cluster terms against the BYOL loss.
     entropy_weight : float, default=1.0
         Weight ``lambda_e`` of the entropy (anti-collapse) term.
+    n_init : int, default=5
+        Cluster heads trained per scale, from different random
+        initialisations, on the shared representation (like KMeans's
+        ``n_init``, but in one training run: heads are small). After each
+        fit, every scale keeps the head whose cluster loss (contrast +
+        entropy) over the last epoch was lowest. The column contrast has
+        local optima (two classes merged, another split); one head among
+        several usually avoids them, and the loss tells which
+        (``docs/method.md``).
     augmentation : {'auto', 'features', 'grayscale', 'color', 'none'} or callable, default='auto'
         ``'auto'`` picks ``'features'`` (SCARF-style corruption and noise)
         for vectors, ``'grayscale'`` (random affine, brightness, noise) for
@@ -214,6 +236,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "cluster_temperature": [Interval(Real, 0, None, closed="neither")],
         "cluster_weight": [Interval(Real, 0, None, closed="left")],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
         "image_shape": [tuple, list, None],
         "image_format": [StrOptions({"channels_last", "channels_first"})],
@@ -242,6 +265,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         cluster_temperature=0.5,
         cluster_weight=1.0,
         entropy_weight=1.0,
+        n_init=5,
         augmentation="auto",
         image_shape=None,
         image_format="channels_last",
@@ -266,6 +290,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.cluster_temperature = cluster_temperature
         self.cluster_weight = cluster_weight
         self.entropy_weight = entropy_weight
+        self.n_init = n_init
         self.augmentation = augmentation
         self.image_shape = image_shape
         self.image_format = image_format
@@ -432,7 +457,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 backbone, spec.sample_shape, self.representation_size, self.hidden_size
             )
             network = C2BINNetwork(
-                backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor
+                backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor,
+                n_init=self.n_init,
             )
         return network, rep_dim
 
@@ -490,6 +516,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net.iterator_train__batch_size = min(net.batch_size, len(Xt))
         net.interrupted_ = None
         net.partial_fit(Xt, None)
+        _select_heads(net)
         self._rng_states_ = (
             _generator_state(net.iterator_train__generator),
             _generator_state(net.generator),

@@ -36,12 +36,14 @@ def cosine_momentum(step, total_steps, base_momentum):
 
 
 @torch.no_grad()
-def ema_update(target, online, momentum):
+def ema_update(target, online, momentum, buffers="copy"):
     """Move ``target`` towards ``online``: ``xi <- tau xi + (1 - tau) theta``.
 
-    Parameters are averaged; buffers (BatchNorm running statistics) are
-    copied from the online network, so the target normalises with the same
-    statistics the online network has just seen.
+    Parameters are averaged. Buffers (BatchNorm running statistics) are
+    copied from the online network by default, so the target normalises with
+    the same statistics the online network has just seen; ``buffers='ema'``
+    averages floating-point buffers like the parameters (integer counters are
+    copied). ``benchmarks/tunables.py`` compares the two.
 
     Parameters
     ----------
@@ -49,7 +51,10 @@ def ema_update(target, online, momentum):
         Modules with the same architecture.
     momentum : float
         ``tau``; 1 leaves the target unchanged, 0 copies the online weights.
+    buffers : {'copy', 'ema'}, default='copy'
     """
+    if buffers not in ("copy", "ema"):
+        raise ValueError(f"buffers must be 'copy' or 'ema', got {buffers!r}.")
     target_params = list(target.parameters())
     online_params = list(online.parameters())
     if len(target_params) != len(online_params):
@@ -58,4 +63,7 @@ def ema_update(target, online, momentum):
         # One fused kernel for all tensors: lerp(xi, theta, 1 - tau).
         torch._foreach_lerp_(target_params, online_params, 1.0 - momentum)
     for t_buf, o_buf in zip(target.buffers(), online.buffers()):
-        t_buf.copy_(o_buf)
+        if buffers == "ema" and t_buf.is_floating_point():
+            t_buf.lerp_(o_buf, 1.0 - momentum)
+        else:
+            t_buf.copy_(o_buf)

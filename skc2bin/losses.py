@@ -127,12 +127,14 @@ def c2bin_loss(
     temperature=1.0,
     cluster_weight=1.0,
     entropy_weight=1.0,
+    combine_heads="mean",
 ):
     """Total C2BIN loss of one batch over any number of cluster heads.
 
     ``L = L_inst + cluster_weight · mean_heads(L_contrast + entropy_weight ·
-    L_ent)``. Heads are averaged, not summed, so adding a scale does not
-    change the balance between the instance and the cluster terms.
+    L_ent)``. Heads are averaged by default, so adding a scale does not
+    change the balance between the instance and the cluster terms;
+    ``combine_heads='sum'`` sums them (``benchmarks/tunables.py`` compares).
 
     Parameters
     ----------
@@ -144,27 +146,33 @@ def c2bin_loss(
         Soft assignments of each head for view 1 and view 2.
     temperature, cluster_weight, entropy_weight : float
         See :func:`cluster_contrast_loss` and the formula above.
+    combine_heads : {'mean', 'sum'}, default='mean'
 
     Returns
     -------
     total : scalar Tensor
-    parts : dict of str to scalar Tensor
+    parts : dict of str to Tensor
         ``'instance'``, ``'contrast'`` and ``'entropy'`` (the latter two
-        averaged over heads), detached, for logging.
+        averaged over heads) as scalars, and ``'heads'``, every head's
+        ``L_contrast + entropy_weight · L_ent`` as a vector; all detached,
+        for logging and for choosing among a scale's heads.
     """
     if len(assigns1) != len(assigns2) or not assigns1:
         raise ValueError("assigns1 and assigns2 need one entry per head.")
     inst = instance_loss(pred1, pred2, target1, target2)
-    contrast = torch.stack(
+    if combine_heads not in ("mean", "sum"):
+        raise ValueError(f"combine_heads must be 'mean' or 'sum', got {combine_heads!r}.")
+    contrasts = torch.stack(
         [cluster_contrast_loss(a1, a2, temperature) for a1, a2 in zip(assigns1, assigns2)]
-    ).mean()
-    entropy = torch.stack(
-        [cluster_entropy_loss(a1, a2) for a1, a2 in zip(assigns1, assigns2)]
-    ).mean()
-    total = inst + cluster_weight * (contrast + entropy_weight * entropy)
+    )
+    entropies = torch.stack([cluster_entropy_loss(a1, a2) for a1, a2 in zip(assigns1, assigns2)])
+    contrast, entropy = contrasts.mean(), entropies.mean()
+    scale = len(assigns1) if combine_heads == "sum" else 1
+    total = inst + cluster_weight * scale * (contrast + entropy_weight * entropy)
     parts = {
         "instance": inst.detach(),
         "contrast": contrast.detach(),
         "entropy": entropy.detach(),
+        "heads": (contrasts + entropy_weight * entropies).detach(),
     }
     return total, parts

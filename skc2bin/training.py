@@ -119,11 +119,12 @@ class WarmupCosine:
 class C2BINCriterion(nn.Module):
     """The C2BIN loss (:func:`skc2bin.losses.c2bin_loss`) with its weights."""
 
-    def __init__(self, temperature=1.0, cluster_weight=1.0, entropy_weight=1.0):
+    def __init__(self, temperature=1.0, cluster_weight=1.0, entropy_weight=1.0, combine_heads="mean"):
         super().__init__()
         self.temperature = temperature
         self.cluster_weight = cluster_weight
         self.entropy_weight = entropy_weight
+        self.combine_heads = combine_heads
 
     def forward(self, pred1, pred2, target1, target2, assigns1, assigns2):
         return c2bin_loss(
@@ -136,6 +137,7 @@ class C2BINCriterion(nn.Module):
             temperature=self.temperature,
             cluster_weight=self.cluster_weight,
             entropy_weight=self.entropy_weight,
+            combine_heads=self.combine_heads,
         )
 
 
@@ -151,11 +153,14 @@ class EMATarget(Callback):
     base_momentum : float
     total_steps : int
         Optimizer steps of the whole fit.
+    buffers : {'copy', 'ema'}, default='copy'
+        How BatchNorm statistics follow (:func:`skc2bin.ema.ema_update`).
     """
 
-    def __init__(self, base_momentum, total_steps):
+    def __init__(self, base_momentum, total_steps, buffers="copy"):
         self.base_momentum = base_momentum
         self.total_steps = total_steps
+        self.buffers = buffers
 
     def initialize(self):
         self.step_ = 0
@@ -166,7 +171,7 @@ class EMATarget(Callback):
         if not training:
             return
         self.momentum_ = cosine_momentum(self.step_, self.total_steps, self.base_momentum)
-        ema_update(net.target_, net.module_.online_target_pair(), self.momentum_)
+        ema_update(net.target_, net.module_.online_target_pair(), self.momentum_, self.buffers)
         self.step_ += 1
 
     def on_epoch_end(self, net, **kwargs):
@@ -242,12 +247,13 @@ class C2BINNet(NeuralNet):
             target1 = self.target_(view1)
             target2 = self.target_(view2)
         loss, parts = self.criterion_(pred1, pred2, target1, target2, assigns1, assigns2)
-        values = torch.stack([loss.detach(), *parts.values()]).tolist()
+        values = torch.stack([loss.detach(), *(parts[name] for name in LOSS_PARTS)]).tolist()
         if not all(v == v and abs(v) != float("inf") for v in values):
             raise TrainingDivergedError(self._divergence_message(values[0]))
         loss.backward()
         for name, value in zip(LOSS_PARTS, values[1:]):
             self.history.record_batch(f"{name}_loss", value)
+        self.history.record_batch("head_losses", parts["heads"].tolist())
         return {"loss": loss, "y_pred": pred1}
 
     def _divergence_message(self, value):

@@ -44,6 +44,20 @@ def test_ema_update_moves_params_and_copies_buffers():
     assert all(torch.all(p == 3.0) for p in online.parameters())
 
 
+def test_ema_update_can_average_buffers():
+    target, online = _net(), _net()
+    with torch.no_grad():
+        target[1].running_mean.fill_(1.0)
+        online[1].running_mean.fill_(5.0)
+    online[1].num_batches_tracked.fill_(9)
+    ema_update(target, online, 0.75, buffers="ema")
+    assert torch.allclose(target[1].running_mean, torch.full((2,), 0.75 * 1.0 + 0.25 * 5.0))
+    # Integer counters cannot be averaged: copied.
+    assert target[1].num_batches_tracked.item() == 9
+    with pytest.raises(ValueError, match="buffers"):
+        ema_update(target, online, 0.5, buffers="mean")
+
+
 def test_ema_update_momentum_one_and_zero():
     target, online = _net(), _net()
     before = [p.clone() for p in target.parameters()]

@@ -58,6 +58,30 @@ def test_history_records_every_loss(fitted):
     assert hist[-1, "ema_momentum"] > hist[0, "ema_momentum"]
 
 
+def test_each_scale_keeps_its_head_with_the_lowest_last_epoch_loss(fitted):
+    est, X = fitted
+    network = est.net_.module_
+    n_init = est.n_init
+    assert len(network.heads) == n_init * len(est.n_clusters_)
+    losses = np.mean([b["head_losses"] for b in est.history_[-1]["batches"]], axis=0)
+    expected = [s * n_init + int(np.argmin(losses[s * n_init:(s + 1) * n_init])) for s in range(2)]
+    assert network.selected.tolist() == expected
+    # Inference uses the selected heads.
+    network.eval()
+    with torch.no_grad():
+        xt = torch.as_tensor(X[:10])
+        y = network.backbone(network.preprocessor(xt))
+        proba = network.heads[expected[0]](y).double().numpy()
+    np.testing.assert_allclose(est.predict_proba(X[:10]), proba, rtol=1e-6)
+
+
+def test_n_init_one_trains_one_head_per_scale(blobs):
+    X, _ = blobs
+    est = C2BINClusterer(n_clusters=(2, 3), n_init=1, **TINY).fit(X)
+    assert len(est.net_.module_.heads) == 2
+    assert est.net_.module_.selected.tolist() == [0, 1]
+
+
 def test_same_images_in_every_layout_cluster_identically(digits_small):
     X, _ = digits_small
     n = len(X)

@@ -102,7 +102,23 @@ def test_c2bin_loss_combines_terms_and_averages_heads():
     head2 = cluster_contrast_loss(c, d, 0.5) + 3.0 * cluster_entropy_loss(c, d)
     assert total.item() == pytest.approx((inst + 2.0 * (head1 + head2) / 2).item(), rel=1e-6)
     assert parts["instance"].item() == pytest.approx(inst.item())
-    assert set(parts) == {"instance", "contrast", "entropy"}
+    assert set(parts) == {"instance", "contrast", "entropy", "heads"}
+    # Every head's own cluster loss, in order (used to choose among a scale's heads).
+    assert parts["heads"].tolist() == pytest.approx([head1.item(), head2.item()], rel=1e-6)
+
+
+def test_c2bin_loss_can_sum_heads():
+    g = torch.Generator().manual_seed(2)
+    p1, p2, z1, z2 = (torch.randn(6, 3, generator=g) for _ in range(4))
+    a, b, c, d = (torch.softmax(torch.randn(6, 4, generator=g), 1) for _ in range(4))
+    kwargs = dict(temperature=0.5, cluster_weight=2.0, entropy_weight=3.0)
+    mean, parts = c2bin_loss(p1, p2, z1, z2, [a, c], [b, d], **kwargs)
+    total, _ = c2bin_loss(p1, p2, z1, z2, [a, c], [b, d], combine_heads="sum", **kwargs)
+    inst = instance_loss(p1, p2, z1, z2)
+    assert total.item() == pytest.approx((inst + 2.0 * parts["heads"].sum()).item(), rel=1e-6)
+    assert (total - inst).item() == pytest.approx(2 * (mean - inst).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="combine_heads"):
+        c2bin_loss(p1, p2, z1, z2, [a], [b], combine_heads="max")
 
 
 def test_c2bin_loss_needs_matching_heads():

@@ -22,19 +22,35 @@ def _gen(seed=0):
 
 
 # ------------------------------------------------------------------ SmallCNN
-@pytest.mark.parametrize("size, stages", [(8, 1), (16, 2), (28, 3), (32, 3)])
-def test_small_cnn_depth_grows_with_image_size(size, stages):
+# (side, average-pool factor, working side, conv-pool stages)
+@pytest.mark.parametrize(
+    "size, factor, working, stages",
+    [(5, 1, 5, 1), (8, 1, 8, 1), (12, 1, 12, 2), (13, 2, 7, 1), (16, 2, 8, 1), (28, 3, 10, 2),
+     (32, 3, 11, 2), (64, 6, 11, 2)],
+)
+def test_small_cnn_pools_large_images_to_the_working_size(size, factor, working, stages):
     net = SmallCNN(1, (size, size), out_dim=16, width=4)
+    assert net.pool_factor == factor
     assert net.n_stages == stages
     assert sum(isinstance(m, nn.MaxPool2d) for m in net) == stages
-    out = net(torch.rand((3, 1, size, size), generator=_gen()))
-    assert out.shape == (3, 16)
+    pools = [m for m in net if isinstance(m, nn.AvgPool2d)]
+    assert len(pools) == (factor > 1)
+    x = torch.rand((3, 1, size, size), generator=_gen())
+    if pools:
+        assert pools[0](x).shape[-2:] == (working, working)
+    assert net(x).shape == (3, 16)
     assert net.out_dim == 16
 
 
+def test_small_cnn_working_size_is_adjustable():
+    net = SmallCNN(1, (32, 32), out_dim=16, width=4, working_size=32)
+    assert net.pool_factor == 1 and net.n_stages == 3
+
+
 def test_small_cnn_three_channels_and_non_square():
+    # The longer side sets the pooling (16 -> 8), the shorter one the stages (6 -> 3).
     net = SmallCNN(3, (16, 12), out_dim=10, width=4)
-    assert net.n_stages == 2  # min side 12 -> 6 -> 3
+    assert net.pool_factor == 2 and net.n_stages == 1
     assert net(torch.rand((2, 3, 16, 12), generator=_gen())).shape == (2, 10)
 
 
@@ -144,6 +160,23 @@ def test_c2bin_network_views_forward_shapes():
     pred, assigns = net.views_forward(torch.randn((4, 5), generator=_gen()))
     assert pred.shape == (4, 6)
     assert [a.shape for a in assigns] == [(4, 3), (4, 5)]
+
+
+def test_c2bin_network_n_init_trains_several_heads_and_infers_with_the_selected_ones():
+    backbone, rep = build_backbone("mlp", (5,), representation_size=8, hidden_size=16)
+    net = C2BINNetwork(backbone, rep, 6, 16, (3, 5), Preprocessor("vector", (5,)), n_init=2)
+    net.eval()
+    x = torch.randn((4, 5), generator=_gen())
+    _, assigns = net.views_forward(x)
+    assert [a.shape[1] for a in assigns] == [3, 3, 5, 5]
+    assert net.selected.tolist() == [0, 2]  # first head of each scale until selection
+    # Per scale, the lowest loss wins: head 1 at scale 3, head 2 (first) at scale 5.
+    net.select_heads(torch.tensor([0.9, 0.1, 0.2, 0.3]))
+    assert net.selected.tolist() == [1, 2]
+    y, p3, p5 = net(x)
+    assert torch.equal(p3, net.heads[1](y)) and torch.equal(p5, net.heads[2](y))
+    # The selection is state: it travels with the weights.
+    assert torch.equal(net.state_dict()["selected"], torch.tensor([1, 2]))
 
 
 def test_target_network_is_a_frozen_copy():

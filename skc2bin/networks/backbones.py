@@ -48,14 +48,23 @@ def _conv_bn_relu(c_in, c_out):
 
 
 class SmallCNN(nn.Sequential):
-    """A small CNN whose depth grows with the image size.
+    """A small CNN for small images that works at a capped resolution.
 
-    A 3×3 stem, then one ``conv -> max-pool`` stage per halving needed to
-    bring the feature map down to at most 4×4, then a last 3×3 convolution
-    of ``out_dim`` channels and global average pooling. 8×8 images get one
-    pooling stage, 16×16 two, 28×28 and 32×32 three, so the receptive field
-    covers the image whatever its size (a fixed-depth CNN sees only local
-    strokes on larger images).
+    Images whose longer side exceeds ``working_size`` are first average-pooled
+    by the smallest integer factor that brings that side to at most
+    ``working_size`` (a fixed low-pass filter: 16×16 -> 8×8, 28×28 -> 10×10,
+    32×32 -> 11×11). Then a 3×3 stem, one ``conv -> max-pool`` stage per
+    halving needed to bring the feature map down to at most 4×4, a last 3×3
+    convolution of ``out_dim`` channels and global average pooling.
+
+    Why the cap: with 3×3 kernels at full resolution the network learns fine
+    local features that solve the instance task but cluster badly. On digits
+    upscaled to 16×16 (the same information as 8×8), convolving at 16×16
+    gave ACC 0.72–0.75 with or without an extra stage, max- or average-pooled,
+    with stronger augmentation or a learned stride-2 stem (0.85), although
+    k-NN accuracy of its embeddings was 0.96; pooling to 8×8 first gave 0.97
+    after 20 epochs, at a quarter of the cost. ``benchmarks/quality.py`` and
+    ``docs/method.md`` hold the measurements.
 
     Parameters
     ----------
@@ -66,14 +75,22 @@ class SmallCNN(nn.Sequential):
         Channels of the last convolution = width of the representation.
     width : int, default=32
         Channels of the stem; each stage doubles it, up to ``out_dim``.
+    working_size : int, default=12
+        Longest side the convolutions see. Pass a larger value (a module
+        built with it, as ``backbone``) to keep fine detail at a higher cost.
     """
 
-    def __init__(self, in_channels, image_size, out_dim, width=32):
-        n_stages, size = 0, min(image_size)
+    def __init__(self, in_channels, image_size, out_dim, width=32, working_size=12):
+        self.pool_factor = max(1, math.ceil(max(image_size) / working_size))
+        size = min(math.ceil(side / self.pool_factor) for side in image_size)
+        layers = []
+        if self.pool_factor > 1:
+            layers.append(nn.AvgPool2d(self.pool_factor, ceil_mode=True))
+        n_stages = 0
         while size > 4:
             size = math.ceil(size / 2)
             n_stages += 1
-        layers = _conv_bn_relu(in_channels, width)
+        layers += _conv_bn_relu(in_channels, width)
         c = width
         for _ in range(n_stages):
             c_next = min(c * 2, max(out_dim, width))

@@ -2,6 +2,7 @@
 
 import copy
 
+import torch
 from torch import nn
 
 from .heads import ClusterHead, MLPHead
@@ -44,19 +45,46 @@ class C2BINNetwork(nn.Module):
     hidden_dim : int
         Hidden width of the projector and predictor.
     n_clusters : sequence of int
-        One cluster head per entry.
+        One scale per entry.
     preprocessor : torch.nn.Module
         Maps raw batches to network inputs (normalisation learned in fit);
         held here so that device moves and pickling cover it.
+    n_init : int, default=1
+        Cluster heads per scale, from different random initialisations, all
+        trained together; :meth:`select_heads` picks one per scale for
+        inference (IIC's sub-heads).
+
+    Attributes
+    ----------
+    heads : torch.nn.ModuleList
+        ``n_init`` heads per scale, scale by scale.
+    selected : Tensor of shape (n_scales,)
+        Index in ``heads`` of the head each scale uses for inference (a
+        buffer, so it moves and persists with the weights).
     """
 
-    def __init__(self, backbone, rep_dim, projection_dim, hidden_dim, n_clusters, preprocessor):
+    def __init__(self, backbone, rep_dim, projection_dim, hidden_dim, n_clusters, preprocessor, n_init=1):
         super().__init__()
         self.preprocessor = preprocessor
         self.backbone = backbone
         self.projector = MLPHead(rep_dim, hidden_dim, projection_dim)
         self.predictor = MLPHead(projection_dim, hidden_dim, projection_dim)
-        self.heads = nn.ModuleList([ClusterHead(rep_dim, k) for k in n_clusters])
+        self.n_init = n_init
+        self.heads = nn.ModuleList([ClusterHead(rep_dim, k) for k in n_clusters for _ in range(n_init)])
+        self.register_buffer("selected", torch.arange(len(n_clusters)) * n_init)
+
+    @torch.no_grad()
+    def select_heads(self, head_losses):
+        """Keep, for every scale, the head with the lowest loss.
+
+        Parameters
+        ----------
+        head_losses : Tensor of shape (len(heads),)
+            Cluster loss of every head (lower is better), in ``heads`` order.
+        """
+        losses = torch.as_tensor(head_losses, dtype=torch.float64).view(-1, self.n_init)
+        best = losses.argmin(dim=1) + torch.arange(len(losses)) * self.n_init
+        self.selected.copy_(best.to(self.selected.device))
 
     def online_target_pair(self):
         """Backbone and projector, in :class:`TargetNetwork`'s parameter order."""
@@ -70,13 +98,14 @@ class C2BINNetwork(nn.Module):
         prediction : Tensor (n, p)
             ``q(g(f(view)))``.
         assignments : list of Tensor (n, k)
-            Softmax output of every head on ``f(view)``.
+            Softmax output of every head (all ``n_init`` per scale) on ``f(view)``.
         """
         y = self.backbone(view)
         prediction = self.predictor(self.projector(y))
         return prediction, [head(y) for head in self.heads]
 
     def forward(self, x):
-        """Inference on a raw batch: the representation and every head's probabilities."""
+        """Inference on a raw batch: the representation and the selected head's
+        probabilities at every scale."""
         y = self.backbone(self.preprocessor(x))
-        return (y, *[head(y) for head in self.heads])
+        return (y, *[self.heads[i](y) for i in self.selected.tolist()])

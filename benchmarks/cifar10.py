@@ -1,0 +1,82 @@
+"""CIFAR-10 under a fixed time budget: what a user gets from C2BIN in about ten minutes.
+
+Trains C2BINClusterer(n_clusters=10) with its defaults (small CNN and colour augmentations, picked
+from the input) on one split of ../shared/data/cifar10-jpeg.tar.gz, for as many epochs as fit in
+``--budget`` seconds (measured from a one-epoch fit of a throwaway model, so that the schedules
+span the real fit), then scores a split (the same one by default). KMeans (n_init=10) on the
+pixels of the scored split runs in the same process as the baseline; the k-NN accuracy of
+``transform`` (10 neighbours, 5-fold) on the scored split measures the embeddings.
+
+CPU (the issue's run):  python benchmarks/cifar10.py --split test --budget 600
+GPU machine:            python benchmarks/cifar10.py --split train --score-split test \
+                            --backbone resnet18 --budget 480 --device cuda
+
+The JPEG images are slightly blurrier than CIFAR-10's original pixels (see shared/data/README):
+numbers are close to, not exactly comparable with, published CIFAR-10 results.
+"""
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _data import cifar10  # noqa: E402
+from multiscale import knn_accuracy  # noqa: E402
+from quality import scores, versions  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--score-split", default=None, choices=["train", "test"])
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds")
+    parser.add_argument("--backbone", default="auto")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    score_split = args.score_split or args.split
+
+    t0 = time.perf_counter()
+    X, y = cifar10(args.split)
+    Xs, ys = (X, y) if score_split == args.split else cifar10(score_split)
+    print(versions())
+    print(f"loaded {args.split} {X.shape} (+ scored split {score_split}) in {time.perf_counter() - t0:.1f} s")
+
+    params = dict(n_clusters=10, backbone=args.backbone, device=args.device, random_state=args.seed)
+    t0 = time.perf_counter()
+    probe = C2BINClusterer(max_epochs=1, **params).fit(X)
+    epoch_s = time.perf_counter() - t0
+    epochs = max(1, math.floor(args.budget / epoch_s))
+    print(f"one epoch: {epoch_s:.1f} s on {probe.device_} -> max_epochs={epochs}", flush=True)
+
+    t0 = time.perf_counter()
+    est = C2BINClusterer(max_epochs=epochs, verbose=0, **params).fit(X)
+    fit_s = time.perf_counter() - t0
+    labels = est.labels_ if score_split == args.split else est.predict(Xs)
+    acc, nmi, ari = scores(ys, labels)
+    knn = knn_accuracy(est.transform(Xs), ys, args.seed)
+
+    t0 = time.perf_counter()
+    km = KMeans(n_clusters=10, n_init=10, random_state=args.seed).fit_predict(Xs.reshape(len(Xs), -1) / 255.0)
+    km_s = time.perf_counter() - t0
+    km_acc, km_nmi, km_ari = scores(ys, km)
+
+    print(f"\ntrained on {args.split} ({len(X)} images), scored on {score_split} ({len(Xs)}), "
+          f"backbone {args.backbone}, device {est.device_}, {epochs} epochs\n")
+    print("| method | ACC | NMI | ARI | k-NN acc. | fit s |")
+    print("|---|---|---|---|---|---|")
+    print(f"| C2BIN ({epochs} epochs) | {acc:.3f} | {nmi:.3f} | {ari:.3f} | {knn:.3f} | {fit_s:.0f} |")
+    print(f"| KMeans (pixels) | {km_acc:.3f} | {km_nmi:.3f} | {km_ari:.3f} | – | {km_s:.0f} |")
+    sizes = np.bincount(labels, minlength=10)
+    print(f"\ncluster sizes: {sorted(sizes.tolist())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,7 @@ def ema_update(target, online, momentum, buffers="copy"):
     copied from the online network by default, so the target normalises with
     the same statistics the online network has just seen; ``buffers='ema'``
     averages floating-point buffers like the parameters (integer counters are
-    copied). ``benchmarks/tunables.py`` compares the two.
+    copied). Which is better is still to be measured (``docs/method.md``).
 
     Parameters
     ----------

@@ -134,7 +134,7 @@ def c2bin_loss(
     ``L = L_inst + cluster_weight · mean_heads(L_contrast + entropy_weight ·
     L_ent)``. Heads are averaged by default, so adding a scale does not
     change the balance between the instance and the cluster terms;
-    ``combine_heads='sum'`` sums them (``benchmarks/tunables.py`` compares).
+    ``combine_heads='sum'`` sums them (the comparison is still to be run: ``docs/method.md``).
 
     Parameters
     ----------

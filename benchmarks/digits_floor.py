@@ -12,30 +12,21 @@ Run:  python benchmarks/digits_floor.py [--seeds 0 1 2] [--epochs 100]
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
 import sklearn
 import skorch
 import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-import skc2bin
-from skc2bin import C2BINClusterer
-from skc2bin.metrics import clustering_accuracy
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import scores, table_row  # noqa: E402
 
-
-def _scores(y, labels):
-    return (clustering_accuracy(y, labels), normalized_mutual_info_score(y, labels),
-            adjusted_rand_score(y, labels))
-
-
-def _row(name, results):
-    arr = np.array(results)
-    cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(arr.mean(0), arr.std(0))]
-    return f"| {name} | " + " | ".join(cells) + " |"
+import skc2bin  # noqa: E402
+from skc2bin import C2BINClusterer  # noqa: E402
 
 
 def main():
@@ -50,10 +41,10 @@ def main():
         t0 = time.perf_counter()
         est = C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=args.epochs,
                              random_state=seed).fit(X)
-        c2bin.append((*_scores(y, est.labels_), time.perf_counter() - t0))
+        c2bin.append((*scores(y, est.labels_), time.perf_counter() - t0))
         t0 = time.perf_counter()
         km = KMeans(n_clusters=10, n_init=10, random_state=seed).fit(X)
-        kmeans.append((*_scores(y, km.labels_), time.perf_counter() - t0))
+        kmeans.append((*scores(y, km.labels_), time.perf_counter() - t0))
         print(f"seed {seed}: C2BIN ACC {c2bin[-1][0]:.3f}  KMeans ACC {kmeans[-1][0]:.3f}", flush=True)
 
     print(f"\nmachine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
@@ -62,8 +53,8 @@ def main():
     print(f"seeds {args.seeds}, max_epochs {args.epochs}\n")
     print("| method | ACC | NMI | ARI | fit s |")
     print("|---|---|---|---|---|")
-    print(_row("C2BIN (head)", c2bin))
-    print(_row("KMeans (pixels)", kmeans))
+    print(table_row("C2BIN (head)", c2bin))
+    print(table_row("KMeans (pixels)", kmeans))
 
 
 if __name__ == "__main__":

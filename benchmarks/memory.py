@@ -7,6 +7,11 @@ predicts, and reports how far the peak rose. The same is done with 1,000
 rows: the difference between the two is what the data size costs, to be
 compared with the size of the data itself (one copy = 40 MB at 100,000 rows).
 
+A second part checks that inference streams: a model fitted on 2,000 rows runs ``predict``,
+``transform`` and ``predict_proba`` (each in its own fresh process) on 10,000 and 200,000 rows;
+the peak rise minus the size of the returned array is what the call needs beyond its output, and
+should not grow with the number of rows.
+
 Run:  python benchmarks/memory.py
 """
 
@@ -33,6 +38,27 @@ print(json.dumps(dict(n=n, data_mib=X.nbytes / 2**20, before=before, fit=after_f
 """
 
 
+INFER_CHILD = r"""
+import json, resource, sys
+import numpy as np
+from skc2bin import C2BINClusterer
+n, method = int(sys.argv[1]), sys.argv[2]
+X = np.random.RandomState(0).standard_normal((n, 100)).astype(np.float32)
+est = C2BINClusterer(n_clusters=10, max_epochs=1, device="cpu", random_state=0).fit(X[:2000])
+getattr(est, method)(X[:500])  # warm-up: one-off allocations of this method
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
+before = peak()
+out = getattr(est, method)(X)
+print(json.dumps(dict(n=n, method=method, rise=peak() - before, output_mib=out.nbytes / 2**20)))
+"""
+
+
+def measure_inference(n, method):
+    out = subprocess.run([sys.executable, "-c", INFER_CHILD, str(n), method], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure(n):
     out = subprocess.run([sys.executable, "-c", CHILD, str(n)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -47,6 +73,14 @@ def main():
     extra = large["fit"] - small["fit"]
     print(f"\nfit at 100,000 rows rose {extra:.1f} MiB more than at 1,000 rows: "
           f"{extra / large['data_mib']:.2f} copies of the data.")
+
+    print("\n| method | rows | output MiB | peak rise MiB | rise beyond the output MiB |")
+    print("|---|---|---|---|---|")
+    for method in ("predict", "transform", "predict_proba"):
+        for n in (10_000, 200_000):
+            r = measure_inference(n, method)
+            print(f"| {method} | {n:,} | {r['output_mib']:.1f} | {r['rise']:.1f} | "
+                  f"{r['rise'] - r['output_mib']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ image.
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
@@ -165,11 +166,88 @@ def check_input(estimator, X, *, reset):
             hwc = len(estimator.image_shape) == 3 and estimator.image_format == "channels_last"
             spec = InputSpec("flat_hwc" if hwc else "flat", (X.shape[1],), chw)
     if not reset:
-        fitted = estimator.input_spec_
-        if spec.raw_shape != fitted.raw_shape or spec.layout != fitted.layout:
-            raise ValueError(
-                f"X has samples of shape {spec.raw_shape}, but {type(estimator).__name__} was "
-                f"fitted on samples of shape {fitted.raw_shape}. Pass data shaped like the "
-                "training data."
-            )
+        _check_same_layout(estimator, spec)
     return np.ascontiguousarray(X), spec
+
+
+def _check_same_layout(estimator, spec):
+    """Raise unless ``spec`` describes samples laid out as in fit."""
+    from .preprocessing import _CHANNELS_FIRST
+
+    fitted = estimator.input_spec_
+    if spec.layout in _CHANNELS_FIRST and fitted.layout in _CHANNELS_FIRST:
+        same = spec.sample_shape == fitted.sample_shape
+    else:
+        same = spec.raw_shape == fitted.raw_shape and spec.layout == fitted.layout
+    if not same:
+        hint = "Pass data shaped like the training data."
+        if spec.sample_shape == fitted.sample_shape:
+            hint = (
+                "The samples hold the same images in another layout: a torch Dataset gives "
+                "(channels, height, width) samples, as does an array read with "
+                "image_format='channels_first'. Pass the images in the layout used in fit."
+            )
+        raise ValueError(
+            f"X has samples of shape {spec.raw_shape}, but {type(estimator).__name__} was "
+            f"fitted on samples of shape {fitted.raw_shape}. {hint}"
+        )
+
+
+def check_dataset(estimator, dataset, *, reset):
+    """Validate a torch Dataset for ``estimator`` from its first sample.
+
+    Samples follow torch's layout: 1-D feature vectors, 2-D grayscale images
+    ``(height, width)`` or 3-D images ``(channels, height, width)`` — what
+    PIL images (converted by :func:`skc2bin.data.as_sample_tensor`) and
+    torchvision's ``ToTensor``/``PILToTensor`` give. ``image_shape`` and
+    ``image_format`` apply to arrays only. Every sample must have the first
+    one's shape; the batches check that as they are read.
+
+    Returns
+    -------
+    dataset : torch.utils.data.Dataset
+        Unchanged.
+    spec : InputSpec
+    """
+    from .data import as_sample_tensor
+
+    try:
+        n = len(dataset)
+    except TypeError:
+        raise TypeError(
+            f"X is a {type(dataset).__name__} without a length. Pass a map-style torch Dataset "
+            "(with __len__ and __getitem__), or an array."
+        ) from None
+    if n < 1:
+        raise ValueError("X is an empty Dataset (0 samples). Pass a Dataset with samples.")
+    sample = as_sample_tensor(dataset[0])
+    shape = tuple(int(s) for s in sample.shape)
+    if sample.is_complex() or sample.dtype == torch.bool:
+        raise ValueError(f"Dataset samples are {sample.dtype}; pass real-valued samples.")
+    if len(shape) == 1:
+        spec = InputSpec("vector", shape, shape)
+    elif len(shape) == 2:
+        spec = InputSpec("nhw", shape, (1, *shape))
+    elif len(shape) == 3:
+        if shape[0] not in _CHANNEL_COUNTS:
+            raise ValueError(
+                f"Dataset samples have shape {shape}: read channels first (torch's layout) that "
+                f"is {shape[1]}x{shape[2]} images with {shape[0]} channels. Give the dataset a "
+                "transform that returns (channels, height, width) tensors, e.g. "
+                "torchvision.transforms.PILToTensor(), or return PIL images."
+            )
+        spec = InputSpec("nchw", shape, shape)
+    else:
+        raise ValueError(
+            f"Dataset samples have shape {shape}. Expected feature vectors (n_features,), "
+            "grayscale images (height, width) or images (channels, height, width)."
+        )
+    if 0 in shape:
+        raise ValueError(f"Dataset samples have shape {shape}: a zero-length axis holds no values.")
+    if reset:
+        estimator.n_features_in_ = int(np.prod(shape))
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    else:
+        _check_same_layout(estimator, spec)
+    return dataset, spec

@@ -8,7 +8,7 @@ from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length
 
-__all__ = ["clustering_accuracy", "clustering_accuracy_scorer", "silhouette_in_input_space"]
+__all__ = ["clustering_accuracy", "clustering_accuracy_scorer", "silhouette_in_input_space", "silhouette_sample"]
 
 
 def clustering_accuracy(labels_true, labels_pred):
@@ -52,6 +52,18 @@ def clustering_accuracy(labels_true, labels_pred):
 clustering_accuracy_scorer = make_scorer(clustering_accuracy)
 
 
+def silhouette_sample(n, *, sample_size=2000, random_state=0):
+    """Indices of the samples :func:`silhouette_in_input_space` scores out of ``n``.
+
+    All of them when ``n <= sample_size``; otherwise ``sample_size`` drawn
+    without replacement with a fixed seed, so callers can compute only the
+    rows that will be scored.
+    """
+    if n <= sample_size:
+        return np.arange(n)
+    return check_random_state(random_state).choice(n, size=sample_size, replace=False)
+
+
 def silhouette_in_input_space(X, labels, *, sample_size=2000, random_state=0):
     """Label-free clustering quality in a fixed space (higher is better).
 
@@ -72,7 +84,7 @@ def silhouette_in_input_space(X, labels, *, sample_size=2000, random_state=0):
     labels = np.asarray(labels)
     n = len(labels)
     if n > sample_size:
-        idx = check_random_state(random_state).choice(n, size=sample_size, replace=False)
+        idx = silhouette_sample(n, sample_size=sample_size, random_state=random_state)
         X, labels = X[idx], labels[idx]
     n_labels = len(np.unique(labels))
     if n_labels < 2 or n_labels >= len(labels):

@@ -198,7 +198,7 @@ def load_model(path, **overrides):
     target_state = {k[len("target."):]: v for k, v in tensors.items() if k.startswith("target.")}
     try:
         network.load_state_dict(module_state, strict=True)
-        net = est._build_net(network, fitted["batch_size"], fitted["ema_total_steps"], device)
+        net = est._build_net(network, fitted["batch_size"], fitted["ema_total_steps"], device, spec)
         net.target_.load_state_dict(target_state, strict=True)
     except RuntimeError as exc:
         raise ValueError(

@@ -18,6 +18,11 @@ from torch import nn
 
 __all__ = ["Preprocessor", "fit_preprocessor"]
 
+#: Layouts whose samples hold their values in channels-first order: a batch
+#: of any of them becomes network input by a reshape alone, so a model
+#: fitted on one accepts the others.
+_CHANNELS_FIRST = ("flat", "nhw", "nchw")
+
 
 class Preprocessor(nn.Module):
     """Raw batch -> network input.
@@ -65,14 +70,14 @@ class Preprocessor(nn.Module):
         # spread near 1e-45, or values near the float maximum, stay finite
         # and non-zero there. Integer pixels are exact in float32.
         x = x.to(torch.float64 if x.is_floating_point() else torch.float32)
-        if self.layout in ("flat", "nhw"):
+        if self.layout == "vector":
+            return x
+        if self.layout in _CHANNELS_FIRST:
             return x.reshape(x.shape[0], *self.sample_shape)
         if self.layout == "flat_hwc":
             c, h, w = self.sample_shape
             x = x.reshape(x.shape[0], h, w, c)
-        if self.layout in ("nhwc", "flat_hwc"):
-            return x.permute(0, 3, 1, 2)
-        return x
+        return x.permute(0, 3, 1, 2)
 
     def before_augment(self, x):
         """Raw batch -> the space augmentations work in."""
@@ -105,8 +110,10 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
 
     Parameters
     ----------
-    X : Tensor
-        The raw training data, in the layout named by ``layout``.
+    X : Tensor or callable
+        The raw training data, in the layout named by ``layout``; or a
+        callable that returns a fresh iterator over chunks of it (raw batch
+        tensors), for data read from a torch Dataset.
     layout, sample_shape
         See :class:`Preprocessor`.
 
@@ -114,11 +121,15 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
     -------
     preprocessor : Preprocessor
     """
+    if callable(X):
+        chunks = X
+    else:
+        def chunks():
+            return (X[start:start + chunk_size] for start in range(0, len(X), chunk_size))
     pre = Preprocessor(layout, sample_shape)
     if pre.is_image:
         lo, hi = float("inf"), float("-inf")
-        for start in range(0, len(X), chunk_size):
-            chunk = X[start:start + chunk_size]
+        for chunk in chunks():
             lo = min(lo, float(chunk.min()))
             hi = max(hi, float(chunk.max()))
         pre.offset.fill_(lo)
@@ -131,14 +142,14 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
         # Divide by each feature's largest magnitude first, so squared
         # deviations cannot overflow float64 (spreads above ~1e154).
         unit = torch.zeros(sample_shape[0], dtype=torch.float64)
-        for start in range(0, len(X), chunk_size):
-            chunk = X[start:start + chunk_size].double().abs().amax(dim=0)
+        for chunk in chunks():
+            chunk = chunk.double().abs().amax(dim=0)
             unit = torch.maximum(unit, chunk)
         unit = torch.where((unit > 0) & torch.isfinite(unit), unit, torch.ones_like(unit))
 
     count, mean, m2 = 0, None, None
-    for start in range(0, len(X), chunk_size):
-        chunk = pre.to_layout(X[start:start + chunk_size]).double()
+    for chunk in chunks():
+        chunk = pre.to_layout(chunk).double()
         if pre.is_image:
             chunk = (chunk * 0.5 - pre.offset * 0.5) / pre.scale
         else:

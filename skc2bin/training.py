@@ -10,7 +10,10 @@ module adds what C2BIN needs on top:
   online/target passes and the C2BIN loss;
 * :class:`EMATarget` moves the target after every optimizer step with
   BYOL's cosine momentum schedule;
-* :class:`TensorBatchIterator` slices mini-batches straight out of a tensor.
+* optional bf16 autocast, channels-last memory layout and ``torch.compile``
+  of the online network's training pass, for speed on GPUs.
+
+Mini-batches come from :class:`skc2bin.data.BatchIterator`.
 
 ``C2BINNet`` is an internal object composed by
 :class:`skc2bin.C2BINClusterer`; users never construct or clone it.
@@ -22,7 +25,6 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
-from skorch.utils import to_device
 from torch import nn
 
 from .ema import cosine_momentum, ema_update
@@ -33,7 +35,6 @@ __all__ = [
     "C2BINCriterion",
     "C2BINNet",
     "EMATarget",
-    "TensorBatchIterator",
     "TrainingDivergedError",
     "WarmupCosine",
     "LOSS_PARTS",
@@ -45,51 +46,6 @@ LOSS_PARTS = ("instance", "contrast", "entropy")
 
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
-
-
-class TensorBatchIterator:
-    """Mini-batches of a tensor-backed dataset, by slicing the tensor.
-
-    torch's DataLoader indexes a dataset one sample at a time and collates
-    the samples in Python; when the whole training set is one tensor, a batch
-    is a single fancy-indexing operation. Accepts DataLoader's keyword
-    arguments that skorch passes (``batch_size``, ``shuffle``, ``drop_last``,
-    ``generator``).
-
-    Parameters
-    ----------
-    dataset : skorch.dataset.Dataset
-        Holds the data tensor as ``dataset.X``.
-    batch_size : int
-    shuffle : bool, default=False
-        Draw a new permutation (from ``generator``) every epoch.
-    drop_last : bool, default=False
-        Skip the last, smaller batch.
-    generator : torch.Generator, optional
-        CPU generator for the permutations.
-    """
-
-    def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, generator=None):
-        self.X = dataset.X
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.generator = generator
-
-    def __len__(self):
-        n = len(self.X)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.X)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for b in range(len(self)):
-            start = b * self.batch_size
-            stop = min(start + self.batch_size, n)
-            if order is None:
-                yield self.X[start:stop], None
-            else:
-                yield self.X[order[start:stop]], None
 
 
 class WarmupCosine:
@@ -190,15 +146,34 @@ class C2BINNet(NeuralNet):
         ``augment(batch, generator)``, applied twice per batch.
     generator : torch.Generator
         Generator on the training device for the augmentations.
+    precision : {'float32', 'bfloat16'}, default='float32'
+        ``'bfloat16'`` runs the network passes (training and inference) under
+        bf16 autocast; the losses are always computed in float32.
+    channels_last : bool, default=False
+        Keep the networks' convolution weights and the image batches in
+        channels-last memory layout (faster convolutions with bf16 tensor
+        cores on GPUs, and with oneDNN on CPUs).
+    compile_views : bool, default=False
+        Train through ``torch.compile`` of the online network's training
+        pass (compiled once per net, on the first step; not pickled).
+        skorch's own ``compile=True`` compiles each module's ``forward``,
+        which training does not call (it calls ``views_forward``), so this
+        compiles that method instead.
     """
 
-    def __init__(self, *args, augment=None, generator=None, **kwargs):
+    def __init__(self, *args, augment=None, generator=None, precision="float32",
+                 channels_last=False, compile_views=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.augment = augment
         self.generator = generator
+        self.precision = precision
+        self.channels_last = channels_last
+        self.compile_views = compile_views
 
     def initialize_module(self):
         super().initialize_module()
+        if self.channels_last:
+            self.module_.to(memory_format=torch.channels_last)
         # Assigned inside skorch's module-initialisation context, so it is
         # registered as a module: moved to the device and pickled with it.
         self.target_ = TargetNetwork.from_online(self.module_)
@@ -212,6 +187,8 @@ class C2BINNet(NeuralNet):
         # tensors would not load on a machine without a GPU.
         if state.get("module") is self.__dict__.get("module_"):
             state["module"] = None
+        # A compiled function is not picklable; it is rebuilt when needed.
+        state.pop("_compiled_views_forward", None)
         return state
 
     def __setstate__(self, state):
@@ -232,21 +209,66 @@ class C2BINNet(NeuralNet):
         """Only the online network is optimised; the target follows by EMA."""
         yield from self.module_.named_parameters()
 
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, _ = unpack_data(batch)
-        x = to_device(Xi, self.device)
-        online = self.module_
-        pre = online.preprocessor
+    # ------------------------------------------------------------ speed options
+    def _autocast(self):
+        """bf16 autocast context when ``precision='bfloat16'`` (a no-op otherwise)."""
+        return torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=torch.bfloat16,
+            enabled=self.precision == "bfloat16",
+        )
+
+    def _layout(self, x):
+        if self.channels_last and x.ndim == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _to_device(self, x):
+        # Asynchronous when the batch is in page-locked memory (a no-op when
+        # the training data already live on the device).
+        return torch.as_tensor(x).to(self.device, non_blocking=True)
+
+    def _views_forward(self):
+        """The online network's training pass, compiled when ``compile_views=True``."""
+        if not self.compile_views:
+            return self.module_.views_forward
+        fn = self.__dict__.get("_compiled_views_forward")
+        if fn is None:
+            fn = self._compiled_views_forward = torch.compile(self.module_.views_forward)
+        return fn
+
+    # -------------------------------------------------------------- the steps
+    def make_views(self, x):
+        """Two augmented, preprocessed views of a raw batch ``x`` on the device."""
+        pre = self.module_.preprocessor
         base = pre.before_augment(x)
         view1 = pre.after_augment(self.augment(base, self.generator))
         view2 = pre.after_augment(self.augment(base, self.generator))
-        pred1, assigns1 = online.views_forward(view1)
-        pred2, assigns2 = online.views_forward(view2)
-        with torch.no_grad():
-            target1 = self.target_(view1)
-            target2 = self.target_(view2)
-        loss, parts = self.criterion_(pred1, pred2, target1, target2, assigns1, assigns2)
+        return self._layout(view1), self._layout(view2)
+
+    def step_on_views(self, view1, view2):
+        """Online and target passes, the C2BIN loss and its backward pass.
+
+        Records the loss parts in the history's current batch. The optimizer
+        step and the target's EMA move are left to skorch's loop (and to
+        :class:`EMATarget`).
+
+        Returns
+        -------
+        step : dict
+            ``{'loss': loss, 'y_pred': prediction of view 1}``.
+        """
+        forward = self._views_forward()
+        with self._autocast():
+            pred1, assigns1 = forward(view1)
+            pred2, assigns2 = forward(view2)
+            with torch.no_grad():
+                target1 = self.target_(view1)
+                target2 = self.target_(view2)
+        loss, parts = self.criterion_(
+            pred1.float(), pred2.float(), target1.float(), target2.float(),
+            [a.float() for a in assigns1], [a.float() for a in assigns2],
+        )
         values = torch.stack([loss.detach(), *(parts[name] for name in LOSS_PARTS)]).tolist()
         if not all(v == v and abs(v) != float("inf") for v in values):
             raise TrainingDivergedError(self._divergence_message(values[0]))
@@ -255,6 +277,17 @@ class C2BINNet(NeuralNet):
             self.history.record_batch(f"{name}_loss", value)
         self.history.record_batch("head_losses", parts["heads"].tolist())
         return {"loss": loss, "y_pred": pred1}
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, _ = unpack_data(batch)
+        return self.step_on_views(*self.make_views(self._to_device(Xi)))
+
+    def infer(self, x, **fit_params):
+        """Inference pass on a raw batch; float32 outputs whatever the precision."""
+        with self._autocast():
+            out = self.module_(self._to_device(x))
+        return tuple(o.float() for o in out)
 
     def _divergence_message(self, value):
         epoch = len(self.history)

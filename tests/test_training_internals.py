@@ -10,12 +10,13 @@ from torch import nn
 
 from skc2bin import C2BINClusterer
 from skc2bin.ema import cosine_momentum
-from skc2bin.training import EMATarget, TensorBatchIterator
+from skc2bin.data import BatchIterator
+from skc2bin.training import EMATarget
 
 from .conftest import TINY
 
 
-# ------------------------------------------------------------ TensorBatchIterator
+# ------------------------------------------------------------ BatchIterator
 def _rows(n=10):
     # Row i holds the value i, so a batch tells which rows it took.
     return torch.arange(n, dtype=torch.float32).view(n, 1).repeat(1, 3)
@@ -28,7 +29,7 @@ def _ids(batch):
 
 
 def test_iterator_without_drop_last_keeps_the_short_batch():
-    it = TensorBatchIterator(Dataset(_rows(), None), batch_size=4)
+    it = BatchIterator(Dataset(_rows(), None), batch_size=4)
     batches = list(it)
     assert len(it) == 3
     assert [len(b[0]) for b in batches] == [4, 4, 2]
@@ -36,7 +37,7 @@ def test_iterator_without_drop_last_keeps_the_short_batch():
 
 
 def test_iterator_with_drop_last_skips_the_short_batch():
-    it = TensorBatchIterator(SimpleNamespace(X=_rows()), batch_size=4, drop_last=True)
+    it = BatchIterator(SimpleNamespace(X=_rows()), batch_size=4, drop_last=True)
     batches = list(it)
     assert len(it) == 2
     assert [len(b[0]) for b in batches] == [4, 4]
@@ -45,19 +46,19 @@ def test_iterator_with_drop_last_skips_the_short_batch():
 
 def test_iterator_exact_multiple_has_no_empty_batch():
     for drop_last in (False, True):
-        it = TensorBatchIterator(SimpleNamespace(X=_rows(8)), batch_size=4, drop_last=drop_last)
+        it = BatchIterator(SimpleNamespace(X=_rows(8)), batch_size=4, drop_last=drop_last)
         assert len(it) == 2
         assert [len(b[0]) for b in it] == [4, 4]
 
 
 def test_iterator_batch_larger_than_data():
-    it = TensorBatchIterator(SimpleNamespace(X=_rows(3)), batch_size=8)
+    it = BatchIterator(SimpleNamespace(X=_rows(3)), batch_size=8)
     assert len(it) == 1 and [len(b[0]) for b in it] == [3]
-    assert len(TensorBatchIterator(SimpleNamespace(X=_rows(3)), batch_size=8, drop_last=True)) == 0
+    assert len(BatchIterator(SimpleNamespace(X=_rows(3)), batch_size=8, drop_last=True)) == 0
 
 
 def test_shuffled_epoch_covers_every_row_once():
-    it = TensorBatchIterator(
+    it = BatchIterator(
         SimpleNamespace(X=_rows()), batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)
     )
     first = sum((_ids(b) for b in it), [])
@@ -70,7 +71,7 @@ def test_shuffled_epoch_covers_every_row_once():
 
 def test_shuffle_with_same_seed_gives_same_order():
     def order(seed):
-        it = TensorBatchIterator(
+        it = BatchIterator(
             SimpleNamespace(X=_rows(20)), batch_size=6, shuffle=True, drop_last=True,
             generator=torch.Generator().manual_seed(seed),
         )

@@ -59,9 +59,12 @@ def main():
     t0 = time.perf_counter()
     est = C2BINClusterer(max_epochs=epochs, verbose=0, **params).fit(X)
     fit_s = time.perf_counter() - t0
+    print(f"fit: {fit_s:.0f} s", flush=True)
+    t0 = time.perf_counter()
     labels = est.labels_ if score_split == args.split else est.predict(Xs)
     acc, nmi, ari = scores(ys, labels)
     knn = knn_accuracy(est.transform(Xs), ys, args.seed)
+    print(f"scoring and k-NN: {time.perf_counter() - t0:.1f} s", flush=True)
 
     t0 = time.perf_counter()
     km = KMeans(n_clusters=10, n_init=10, random_state=args.seed).fit_predict(Xs.reshape(len(Xs), -1) / 255.0)

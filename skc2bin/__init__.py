@@ -6,9 +6,10 @@ scales. :class:`C2BINClusterer` wraps it for scikit-learn.
 """
 
 from . import metrics
+from ._show_versions import show_versions
 from .clusterer import C2BINClusterer
 from .training import TrainingDivergedError
 
 __version__ = "0.1.0"
 
-__all__ = ["C2BINClusterer", "TrainingDivergedError", "metrics", "__version__"]
+__all__ = ["C2BINClusterer", "TrainingDivergedError", "__version__", "metrics", "show_versions"]

@@ -194,7 +194,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     n_features_in_ : int
         Number of values per sample seen in fit (features, or pixels ×
         channels for images).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame ``X``; only then defined.
     input_spec_ : InputSpec
         How samples were read (layout, raw and network shapes).
@@ -389,6 +389,15 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self : C2BINClusterer
             Fitted estimator. If training fails (bad input, divergence),
             the estimator is left exactly as it was before the call.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> est.labels_.shape, len(est.history_)
+        ((60,), 2)
         """
         return self._guarded_fit(X, self.max_epochs, continue_=self.warm_start)
 
@@ -414,6 +423,17 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         self : C2BINClusterer
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=4, random_state=0)
+        >>> for _ in range(2):
+        ...     est = est.partial_fit(X)
+        >>> len(est.history_)
+        2
         """
         return self._guarded_fit(X, 1, continue_=True)
 
@@ -657,35 +677,88 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> est.predict(X[:4]).shape
+        (4,)
+        >>> bool((est.predict(X) == est.labels_).all())
+        True
         """
         return self.predict_per_scale(X)[:, 0]
 
     def predict_per_scale(self, X):
         """Cluster of each sample at every scale.
 
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+
         Returns
         -------
         labels : ndarray of shape (n_samples, n_scales)
             Column ``j`` is the head with ``n_clusters_[j]`` clusters.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=(3, 6), max_epochs=2, random_state=0).fit(X)
+        >>> est.predict_per_scale(X[:4]).shape
+        (4, 2)
         """
         return self._infer(self._inference_data(X))[1]
 
     def predict_proba(self, X):
         """Soft assignments of the primary head.
 
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_clusters_[0])
             Rows sum to one.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> proba = est.predict_proba(X[:4])
+        >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-6)
+        ((4, 3), True)
         """
         return self._infer(self._inference_data(X), proba=True)[2]
 
     def transform(self, X):
         """Learned representation of each sample (online backbone, eval mode).
 
+        Parameters
+        ----------
+        X : array-like shaped like the training data
+
         Returns
         -------
         embedding : ndarray of shape (n_samples, n_features_out), float32
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, representation_size=16, max_epochs=2,
+        ...                      random_state=0).fit(X)
+        >>> Z = est.transform(X[:4])
+        >>> Z.shape, Z.dtype
+        ((4, 16), dtype('float32'))
         """
         return self._infer(self._inference_data(X), embed=True)[0]
 
@@ -709,6 +782,15 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         score : float in [-1, 1]
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> -1.0 <= est.score(X) <= 1.0
+        True
         """
         Xt = self._inference_data(X)
         # Only the rows the silhouette will use are labelled and normalised.
@@ -766,6 +848,19 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         estimator : C2BINClusterer
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> est.save(path)
+        >>> loaded = C2BINClusterer.load(path)
+        >>> loaded.n_clusters_, bool((loaded.predict(X) == est.predict(X)).all())
+        ((3,), True)
         """
         from .persistence import load_model
 
@@ -774,13 +869,37 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     @property
     def device_(self):
         """Device the fitted model lives on (``'cpu'`` after loading a CUDA-fitted
-        model on a machine without a GPU)."""
+        model on a machine without a GPU).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(X)
+        >>> est.device_
+        'cpu'
+        """
         check_is_fitted(self)
         return str(self.net_.device)
 
     @property
     def history_(self):
-        """Training history (:class:`skorch.history.History`)."""
+        """Training history (:class:`skorch.history.History`).
+
+        One record per epoch with ``epoch``, ``dur``, ``train_loss``,
+        ``instance_loss``, ``contrast_loss``, ``entropy_loss`` and
+        ``ema_momentum``; read a column with ``history_[:, key]``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skc2bin import C2BINClusterer
+        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
+        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
+        >>> len(est.history_[:, "train_loss"]), est.history_[-1, "epoch"]
+        (2, 2)
+        """
         check_is_fitted(self)
         return self.net_.history
 

@@ -5,8 +5,10 @@ CIFAR-10 on a GPU, from an image folder
 Clusters CIFAR-10's 32×32 colour images with the CIFAR-style ResNet-18
 backbone on a CUDA GPU. The images are read from an *image folder*, one
 sub-folder per class (``<root>/<split>/<class>/<name>.jpg``), as many image
-data sets are distributed; the class folder names are used only to score the
-clusters, never to train.
+data sets are distributed, through torchvision's ``ImageFolder``: the estimator
+takes the torch Dataset itself and decodes the images batch by batch in
+DataLoader workers, so the data never have to fit in memory. The class folder
+names are used only to score the clusters, never to train.
 
 This script is not run when the documentation is built (it needs a GPU and
 the CIFAR-10 images). Its data: the archive ``shared/data/cifar10-jpeg.tar.gz``
@@ -35,36 +37,29 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from torch.utils.data import Subset
+from torchvision.datasets import ImageFolder
 
 from skc2bin import C2BINClusterer
 from skc2bin.metrics import clustering_accuracy
 from skc2bin.plotting import plot_confusion_matrix, plot_training_history
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
+def image_folder(folder, per_class=None):
+    """torchvision's ImageFolder over ``folder/<class>/*`` and its labels.
 
-def load_image_folder(folder, per_class=None):
-    """Images of ``folder/<class>/*`` as a uint8 array ``(n, height, width, 3)``.
-
-    Classes are the sub-folders in alphabetical order (label ``i`` is the
-    ``i``-th folder). With ``per_class``, only the first that many files of
-    each class (in file-name order) are read. All images must have the same
-    size.
+    The images are read lazily, batch by batch, by worker processes while
+    the model trains (C2BINClusterer accepts a torch Dataset as ``X``);
+    nothing is decoded up front. With ``per_class``, only the first that
+    many images of each class are used.
     """
-    folder = Path(folder)
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not classes:
-        raise FileNotFoundError(f"no class sub-folders in {folder}: expected {folder}/<class>/<image>.jpg")
-    images, labels = [], []
-    for label, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for path in files[:per_class]:
-            with Image.open(path) as image:
-                images.append(np.asarray(image.convert("RGB")))
-            labels.append(label)
-    return np.stack(images), np.asarray(labels), classes
+    dataset = ImageFolder(folder)
+    targets = np.asarray(dataset.targets)
+    if per_class is not None:
+        keep = np.concatenate([np.flatnonzero(targets == c)[:per_class] for c in range(len(dataset.classes))])
+        return Subset(dataset, keep.tolist()), targets[keep], dataset.classes
+    return dataset, targets, dataset.classes
 
 
 def scores(y, labels):
@@ -84,11 +79,9 @@ def main():
     parser.add_argument("--out", default="cifar10", help="prefix of the saved pictures")
     args = parser.parse_args()
 
-    t0 = time.perf_counter()
-    X_train, y_train, classes = load_image_folder(Path(args.root) / "train", args.per_class)
-    X_test, y_test, _ = load_image_folder(Path(args.root) / "test", args.per_class)
-    print(f"read {X_train.shape} train and {X_test.shape} test images ({X_train.dtype}) "
-          f"in {time.perf_counter() - t0:.1f} s; classes: {', '.join(classes)}")
+    X_train, y_train, classes = image_folder(Path(args.root) / "train", args.per_class)
+    X_test, y_test, _ = image_folder(Path(args.root) / "test", args.per_class)
+    print(f"{len(X_train)} train and {len(X_test)} test images; classes: {', '.join(classes)}")
 
     est = C2BINClusterer(
         n_clusters=10, backbone="resnet18", device=args.device, max_epochs=args.epochs,

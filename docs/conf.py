@@ -54,8 +54,6 @@ numpydoc_validation_exclude = {
     r"^skc2bin\.networks\.", r"^skc2bin\.losses\.", r"^skc2bin\.augment\.",
     # Exception classes and module pages.
     r"^skc2bin\.TrainingDivergedError", r"^skc2bin\.(metrics|plotting|networks|losses|augment)$",
-    # Its docstring has neither Parameters nor Examples (skc2bin/metrics.py).
-    r"^skc2bin\.metrics\.silhouette_in_input_space$",
 }
 
 # -- Gallery ------------------------------------------------------------------

@@ -193,7 +193,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         0 is silent; 1 prints a progress bar and a table of per-epoch losses.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the training loop (e.g.
-        ``skorch.callbacks.EarlyStopping(monitor='train_loss')``). They are
+        ``skorch.callbacks.EarlyStopping(monitor='train_loss')``, which ends
+        the fit quietly; ``history_`` shows the epochs run). They are
         copied for each fit.
     warm_start : bool, default=False
         If True and the estimator is fitted, :meth:`fit` continues training
@@ -349,7 +350,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ks = tuple(int(k) for k in ks)
         if min(ks) < 1:
             raise ValueError(
-                f"n_clusters must be at least 2 clusters per head, got {self.n_clusters!r}. "
+                f"Every entry of n_clusters must be >= 1 (>= 2 to cluster), got {self.n_clusters!r}. "
                 "Set every entry of n_clusters to the number of clusters you want (>= 2)."
             )
         if 1 in ks:
@@ -585,6 +586,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net.iterator_train__batch_size = min(net.batch_size, len(Xt))
         self._set_loader_options(net, Xt)
         net.interrupted_ = None
+        net.stopped_early_ = None
         # In-memory data go to the GPU once when they fit there (pinned host
         # memory otherwise); this copy lives for this call only.
         train_data, _ = place_training_data(Xt, net.device)

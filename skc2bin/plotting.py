@@ -104,9 +104,9 @@ def _matched_cluster_order(counts):
     (Hungarian algorithm on the contingency matrix ``counts``, classes ×
     clusters); clusters matched to no class follow, largest first.
     """
-    from scipy.optimize import linear_sum_assignment
+    from .metrics import best_cluster_map
 
-    rows, cols = linear_sum_assignment(counts, maximize=True)
+    rows, cols = best_cluster_map(counts)
     matched = list(cols[np.argsort(rows)])
     rest = [c for c in np.argsort(-counts.sum(axis=0), kind="stable") if c not in set(matched)]
     return np.array(matched + rest, dtype=int)

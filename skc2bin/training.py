@@ -23,7 +23,7 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from torch import nn
 
@@ -198,12 +198,26 @@ class C2BINNet(NeuralNet):
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """skorch's loop; a KeyboardInterrupt is recorded in ``interrupted_``
-        (epochs completed) before skorch stops training on it."""
+        (epochs completed) before skorch stops training on it — unless an
+        :class:`~skorch.callbacks.EarlyStopping` callback raised it to stop
+        training, which is recorded in ``stopped_early_`` instead."""
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except KeyboardInterrupt:
-            self.interrupted_ = len(self.history) - (1 if self.history and "dur" not in self.history[-1] else 0)
+            done = len(self.history) - (1 if self.history and "dur" not in self.history[-1] else 0)
+            if self._early_stopping_fired():
+                self.stopped_early_ = done
+            else:
+                self.interrupted_ = done
             raise
+
+    def _early_stopping_fired(self):
+        # skorch's EarlyStopping signals a stop by raising KeyboardInterrupt
+        # once its misses reach its patience.
+        return any(
+            isinstance(cb, EarlyStopping) and getattr(cb, "misses_", 0) >= cb.patience
+            for _, cb in self.callbacks_
+        )
 
     def get_all_learnable_params(self):
         """Only the online network is optimised; the target follows by EMA."""

@@ -37,8 +37,8 @@ def test_bad_training_data(bad, match):
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(n_clusters=0), "at least 2"),
-        (dict(n_clusters=(10, -3)), "at least 2"),
+        (dict(n_clusters=0), "must be >= 1"),
+        (dict(n_clusters=(10, -3)), "must be >= 1"),
         (dict(n_clusters=()), "non-empty"),
         (dict(n_clusters=(2.5,)), "tuple of ints"),
         (dict(n_clusters=50), "n_samples=40 should be >= n_clusters=50"),

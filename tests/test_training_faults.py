@@ -127,3 +127,17 @@ def test_a_small_chunk_does_not_shrink_later_batches(blobs):
     sizes = [b["train_batch_size"] for b in est.history_[-1, "batches"]]
     assert sizes == [16] * (len(X) // 16)
     assert [b["train_batch_size"] for b in est.history_[-2, "batches"]] == [10]
+
+
+def test_early_stopping_ends_the_fit_without_an_interrupt_warning(blobs):
+    from skorch.callbacks import EarlyStopping
+
+    X, _ = blobs
+    # An improvement threshold no epoch can meet: stops after the second epoch.
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=1e9, threshold_mode="abs", sink=lambda *a: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 10, "callbacks": [stop]}).fit(X)
+    assert len(est.history_) == 2
+    assert est.net_.stopped_early_ == 2 and est.net_.interrupted_ is None
+    assert est.labels_.shape == (len(X),)

@@ -15,7 +15,10 @@ Reported: training samples per second (each sample is two augmented views), afte
 and the ratio. A second part times ``fit`` on 1k, 10k and 100k feature vectors (3 epochs) to
 show that fit time grows linearly with the number of samples.
 
-CPU:  python benchmarks/throughput.py
+With ``--image-folder`` (e.g. the unpacked CIFAR-10 test split), a third row times skc2bin
+reading the JPEG files as a torch Dataset (out-of-core), decoded in DataLoader workers.
+
+CPU:  python benchmarks/throughput.py --image-folder /tmp/cifar10/test
 GPU:  python benchmarks/throughput.py --device cuda --backbone resnet18 --batch-size 512
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision.transforms import v2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +39,7 @@ from _data import cifar10  # noqa: E402
 from quality import versions  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.augment import resolve_augmentation  # noqa: E402
 from skc2bin.data import BatchIterator, place_training_data  # noqa: E402
 from skc2bin.ema import ema_update  # noqa: E402
 
@@ -86,26 +90,37 @@ def _train_batches(net, batches, n_batches, to_views):
     return time.perf_counter() - t0, done
 
 
+def _set_layout(net, layout):
+    net.module_.to(memory_format=layout)
+    net.target_.to(memory_format=layout)
+    net.channels_last = layout is torch.channels_last
+
+
 def _cycle(make_iter):
     while True:
         yield from make_iter()
 
 
-def throughput(X, args):
+def prepared_net(X, args):
+    """The trained-for-two-batches skorch net of C2BINClusterer on ``X``, ready for raw steps."""
     est = C2BINClusterer(n_clusters=10, backbone=args.backbone, device=args.device,
-                         batch_size=args.batch_size, max_epochs=1, random_state=0)
-    est.fit(X[: 2 * args.batch_size])
+                         batch_size=args.batch_size, max_epochs=1, random_state=0, num_workers=0)
+    est.fit(X)
     net = est.net_
     net.module_.train()
     net.target_.train()
     net.history.new_epoch()
-    from skc2bin.augment import resolve_augmentation
-
-    net.augment = resolve_augmentation("auto", est.input_spec_.sample_shape)  # dropped after fit
+    # Training-only state, dropped by the estimator after fit.
+    net.augment = resolve_augmentation("auto", est.input_spec_.sample_shape)
     net.generator = torch.Generator(device=net.device).manual_seed(0)
+    return net
+
+
+def throughput(X, args):
+    net = prepared_net(X[: 2 * args.batch_size], args)
     pre = net.module_.preprocessor
     device = net.device
-    print(f"model: backbone {args.backbone}, device {est.device_}, batch {args.batch_size}, "
+    print(f"model: backbone {args.backbone}, device {net.device}, batch {args.batch_size}, "
           f"precision {net.precision}, channels_last {net.channels_last}", flush=True)
 
     rows = []
@@ -121,6 +136,40 @@ def throughput(X, args):
     secs, done = _train_batches(net, batches, args.batches, our_views)
     rows.append(("skc2bin (batched, on-device augmentation)", done * args.batch_size / secs))
     print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+    if net.channels_last:
+        # The same, with the networks in the default (contiguous) memory layout.
+        _set_layout(net, torch.contiguous_format)
+        _train_batches(net, batches, args.warmup, our_views)
+        secs, done = _train_batches(net, batches, args.batches, our_views)
+        rows.append(("skc2bin, contiguous memory layout instead of channels-last",
+                     done * args.batch_size / secs))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+        _set_layout(net, torch.channels_last)
+
+    if args.image_folder:
+        # skc2bin reading a torch Dataset (JPEG files decoded in DataLoader
+        # workers), augmented on the device like the in-memory tensor.
+        from torchvision.datasets import ImageFolder
+
+        from skc2bin.data import default_num_workers
+
+        folder = ImageFolder(args.image_folder)
+        # Same architecture; its preprocessor reads (c, h, w) samples.
+        folder_net = prepared_net(Subset(folder, range(2 * args.batch_size)), args)
+        workers = default_num_workers()
+        lazy = BatchIterator(folder, args.batch_size, shuffle=True, drop_last=True,
+                             generator=torch.Generator().manual_seed(0), num_workers=workers,
+                             pin_memory=torch.device(device).type == "cuda")
+        def folder_views(batch):
+            return folder_net.make_views(folder_net._to_device(batch[0]))
+
+        batches = _cycle(lambda: iter(lazy))
+        _train_batches(folder_net, batches, args.warmup, folder_views)
+        secs, done = _train_batches(folder_net, batches, args.batches, folder_views)
+        rows.append((f"skc2bin reading an ImageFolder of JPEGs ({workers} workers)",
+                     done * args.batch_size / secs))
+        print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+        del batches, lazy
 
     # Conventional: per-image torchvision transforms in DataLoader workers.
     dataset = TwoViewPIL(X)
@@ -169,6 +218,8 @@ def main():
     parser.add_argument("--batches", type=int, default=30, help="timed batches")
     parser.add_argument("--workers", type=int, nargs="+",
                         default=sorted({1, os.cpu_count() or 1}), help="conventional DataLoader workers")
+    parser.add_argument("--image-folder", default=None,
+                        help="also time reading this ImageFolder (e.g. the unpacked CIFAR-10 test split)")
     parser.add_argument("--skip-scaling", action="store_true")
     args = parser.parse_args()
     print(versions())
@@ -177,7 +228,7 @@ def main():
     print(f"CIFAR-10 test images {X.shape}, uint8\n", flush=True)
 
     rows = throughput(X, args)
-    base = max(rate for name, rate in rows[1:])
+    base = max(rate for name, rate in rows if name.startswith("conventional"))
     print("\n| pipeline | samples/s (two views each) | ratio to the best conventional |")
     print("|---|---|---|")
     for name, rate in rows:

@@ -90,6 +90,14 @@ def _train_batches(net, batches, n_batches, to_views):
     return time.perf_counter() - t0, done
 
 
+def _timed_row(rows, name, net, batches, to_views, args):
+    """Warm up, time ``args.batches`` steps, append ``(name, samples/s)`` to ``rows`` and print it."""
+    _train_batches(net, batches, args.warmup, to_views)
+    secs, done = _train_batches(net, batches, args.batches, to_views)
+    rows.append((name, done * args.batch_size / secs))
+    print(f"{name}: {rows[-1][1]:.0f} samples/s", flush=True)
+
+
 def _set_layout(net, layout):
     net.module_.to(memory_format=layout)
     net.target_.to(memory_format=layout)
@@ -132,18 +140,12 @@ def throughput(X, args):
         return net.make_views(net._to_device(batch[0]))
 
     batches = _cycle(lambda: iter(ours))
-    _train_batches(net, batches, args.warmup, our_views)
-    secs, done = _train_batches(net, batches, args.batches, our_views)
-    rows.append(("skc2bin (batched, on-device augmentation)", done * args.batch_size / secs))
-    print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+    _timed_row(rows, "skc2bin (batched, on-device augmentation)", net, batches, our_views, args)
     if net.channels_last:
         # The same, with the networks in the default (contiguous) memory layout.
         _set_layout(net, torch.contiguous_format)
-        _train_batches(net, batches, args.warmup, our_views)
-        secs, done = _train_batches(net, batches, args.batches, our_views)
-        rows.append(("skc2bin, contiguous memory layout instead of channels-last",
-                     done * args.batch_size / secs))
-        print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+        _timed_row(rows, "skc2bin, contiguous memory layout instead of channels-last", net, batches,
+                   our_views, args)
         _set_layout(net, torch.channels_last)
 
     if args.image_folder:
@@ -160,15 +162,13 @@ def throughput(X, args):
         lazy = BatchIterator(folder, args.batch_size, shuffle=True, drop_last=True,
                              generator=torch.Generator().manual_seed(0), num_workers=workers,
                              pin_memory=torch.device(device).type == "cuda")
+
         def folder_views(batch):
             return folder_net.make_views(folder_net._to_device(batch[0]))
 
         batches = _cycle(lambda: iter(lazy))
-        _train_batches(folder_net, batches, args.warmup, folder_views)
-        secs, done = _train_batches(folder_net, batches, args.batches, folder_views)
-        rows.append((f"skc2bin reading an ImageFolder of JPEGs ({workers} workers)",
-                     done * args.batch_size / secs))
-        print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+        _timed_row(rows, f"skc2bin reading an ImageFolder of JPEGs ({workers} workers)", folder_net,
+                   batches, folder_views, args)
         del batches, lazy
 
     # Conventional: per-image torchvision transforms in DataLoader workers.
@@ -186,11 +186,8 @@ def throughput(X, args):
                             num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0,
                             generator=torch.Generator().manual_seed(0))
         batches = _cycle(lambda: iter(loader))
-        _train_batches(net, batches, args.warmup, conventional_views)
-        secs, done = _train_batches(net, batches, args.batches, conventional_views)
-        rows.append((f"conventional (PIL + torchvision per image, {workers} workers)",
-                     done * args.batch_size / secs))
-        print(f"{rows[-1][0]}: {rows[-1][1]:.0f} samples/s", flush=True)
+        _timed_row(rows, f"conventional (PIL + torchvision per image, {workers} workers)", net,
+                   batches, conventional_views, args)
         del batches, loader
     return rows
 

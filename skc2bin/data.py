@@ -172,10 +172,14 @@ class BatchIterator:
         order = None
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(X.device)
+        # Fancy indexing of a page-locked tensor gives a pageable batch; pin
+        # it again so that its copy to the GPU can be asynchronous.
+        pinned = X.device.type == "cpu" and X.is_pinned()
         for b in range(len(self)):
             start = b * self.batch_size
             stop = min(start + self.batch_size, n)
-            yield (X[start:stop] if order is None else X[order[start:stop]]), None
+            batch = X[start:stop] if order is None else X[order[start:stop]]
+            yield (batch.pin_memory() if pinned and order is not None else batch), None
 
 
 def sample_dataset(dataset, n_max, seed, batch_size=256, num_workers=0):

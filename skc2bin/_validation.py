@@ -15,6 +15,9 @@ import torch
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
+from .data import as_sample_tensor
+from .preprocessing import _CHANNELS_FIRST
+
 # Kept as they are; any other numeric dtype is converted to float32.
 _DTYPES = (np.float32, np.float64, np.uint8)
 _CHANNEL_COUNTS = (1, 3, 4)
@@ -172,8 +175,6 @@ def check_input(estimator, X, *, reset):
 
 def _check_same_layout(estimator, spec):
     """Raise unless ``spec`` describes samples laid out as in fit."""
-    from .preprocessing import _CHANNELS_FIRST
-
     fitted = estimator.input_spec_
     if spec.layout in _CHANNELS_FIRST and fitted.layout in _CHANNELS_FIRST:
         same = spec.sample_shape == fitted.sample_shape
@@ -209,8 +210,6 @@ def check_dataset(estimator, dataset, *, reset):
         Unchanged.
     spec : InputSpec
     """
-    from .data import as_sample_tensor
-
     try:
         n = len(dataset)
     except TypeError:
@@ -222,6 +221,8 @@ def check_dataset(estimator, dataset, *, reset):
         raise ValueError("X is an empty Dataset (0 samples). Pass a Dataset with samples.")
     sample = as_sample_tensor(dataset[0])
     shape = tuple(int(s) for s in sample.shape)
+    if 0 in shape:
+        raise ValueError(f"Dataset samples have shape {shape}: a zero-length axis holds no values.")
     if sample.is_complex() or sample.dtype == torch.bool:
         raise ValueError(f"Dataset samples are {sample.dtype}; pass real-valued samples.")
     if len(shape) == 1:
@@ -242,8 +243,6 @@ def check_dataset(estimator, dataset, *, reset):
             f"Dataset samples have shape {shape}. Expected feature vectors (n_features,), "
             "grayscale images (height, width) or images (channels, height, width)."
         )
-    if 0 in shape:
-        raise ValueError(f"Dataset samples have shape {shape}: a zero-length axis holds no values.")
     if reset:
         estimator.n_features_in_ = int(np.prod(shape))
         if hasattr(estimator, "feature_names_in_"):

@@ -25,8 +25,10 @@ __all__ = [
     "BatchIterator",
     "as_sample_tensor",
     "collate_samples",
+    "default_num_workers",
     "is_dataset",
     "place_training_data",
+    "sample_dataset",
 ]
 
 

@@ -27,6 +27,7 @@ from .metrics import silhouette_in_input_space, silhouette_sample
 from .networks import C2BINNetwork, build_backbone
 from .preprocessing import fit_preprocessor
 from .training import (
+    EMA_CALLBACK,
     LOSS_PARTS,
     C2BINCriterion,
     C2BINNet,
@@ -566,7 +567,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net = copy.deepcopy(self.net_)
         net.max_epochs = epochs
         callbacks = dict(net.callbacks_)
-        ema = callbacks["ema_target"]
+        ema = callbacks[EMA_CALLBACK]
         # Extend the schedules when this call runs past their end.
         end = ema.step_ + (len(Xt) // min(net.batch_size, len(Xt))) * epochs
         ema.total_steps = max(ema.total_steps, end)
@@ -643,7 +644,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return kwargs
 
     def _callbacks(self, total_steps):
-        callbacks = [("ema_target", EMATarget(self.base_momentum, total_steps))]
+        callbacks = [(EMA_CALLBACK, EMATarget(self.base_momentum, total_steps))]
         if self.lr_schedule == "cosine":
             callbacks.append(
                 ("lr_schedule", LRScheduler(LambdaLR, lr_lambda=WarmupCosine(total_steps), step_every="batch"))

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ._validation import InputSpec
+from .training import EMA_CALLBACK
 
 __all__ = ["save_model", "load_model", "FORMAT"]
 
@@ -94,8 +95,8 @@ def save_model(estimator, path):
             [str(f) for f in estimator.feature_names_in_] if hasattr(estimator, "feature_names_in_") else None
         ),
         "batch_size": net.batch_size,
-        "ema_step": callbacks["ema_target"].step_,
-        "ema_total_steps": callbacks["ema_target"].total_steps,
+        "ema_step": callbacks[EMA_CALLBACK].step_,
+        "ema_total_steps": callbacks[EMA_CALLBACK].total_steps,
         "rng_states": [s.hex() for s in estimator._rng_states_],
     }
     history = [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
@@ -205,7 +206,7 @@ def load_model(path, **overrides):
             f"The weights in {path} do not fit the network its parameters describe ({exc}). "
             "If a custom backbone was passed, it must have the saved architecture."
         ) from exc
-    dict(net.callbacks_)["ema_target"].step_ = fitted["ema_step"]
+    dict(net.callbacks_)[EMA_CALLBACK].step_ = fitted["ema_step"]
     for epoch in history:
         net.history.new_epoch()
         for key, value in epoch.items():

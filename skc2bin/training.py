@@ -38,10 +38,14 @@ __all__ = [
     "TrainingDivergedError",
     "WarmupCosine",
     "LOSS_PARTS",
+    "EMA_CALLBACK",
 ]
 
 #: Names of the loss components recorded in the history (``<name>_loss``).
 LOSS_PARTS = ("instance", "contrast", "entropy")
+
+#: Name of the :class:`EMATarget` callback in ``net.callbacks_``.
+EMA_CALLBACK = "ema_target"
 
 
 class TrainingDivergedError(FloatingPointError):

@@ -31,16 +31,51 @@ def _pyplot():
     return plt
 
 
-def plot_cluster_samples(images, labels, *, n_per_cluster=10, random_state=0, title=None):
+def _as_images(images, image_shape):
+    """``images`` as ``(n, h, w)`` or ``(n, h, w, c)``; flat rows reshaped to ``image_shape``."""
+    if image_shape is None:
+        if images.ndim <= 2:
+            per_row = images.shape[1] if images.ndim == 2 else 1
+            raise ValueError(
+                f"images of shape {images.shape} are flat rows ({per_row} values each), not "
+                "images: pass image_shape=(h, w) (or (h, w, c), channels last) to draw each row "
+                "as an image, e.g. image_shape=(8, 8) for scikit-learn's digits."
+            )
+        return images
+    shape = tuple(image_shape)
+    if len(shape) not in (2, 3) or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            f"image_shape must be (h, w) or (h, w, c) of positive ints, got {image_shape!r}."
+        )
+    per_row = int(np.prod(images.shape[1:])) if images.ndim >= 1 else 0
+    if images.ndim < 2 or per_row != int(np.prod(shape)):
+        raise ValueError(
+            f"image_shape={shape} holds {int(np.prod(shape))} values, but each row of images "
+            f"(shape {images.shape}) has {per_row}: image_shape must be the (h, w) or "
+            "(h, w, c) of the images the rows hold."
+        )
+    return images.reshape((len(images),) + shape)
+
+
+def plot_cluster_samples(images, labels, *, image_shape=None, n_per_cluster=10, random_state=0,
+                         title=None):
     """Grid of sample images: one row per cluster.
 
     Parameters
     ----------
-    images : ndarray of shape (n, h, w) or (n, h, w, c)
+    images : ndarray of shape (n, h, w), (n, h, w, c) or (n, n_features)
         Images in channels-last layout (any numeric range; each image is
-        scaled to its own min/max for display).
+        scaled to its own min/max for display), or flat rows read as
+        images of ``image_shape``.
     labels : ndarray of shape (n,)
         Cluster of each image.
+    image_shape : tuple of int, default=None
+        Shape of each image, ``(h, w)`` or ``(h, w, c)`` (channels last), as
+        :class:`~skc2bin.C2BINClusterer`'s ``image_shape``: needed for flat
+        rows, e.g. ``image_shape=(8, 8)`` for scikit-learn's digits (64
+        columns). Must hold exactly the number of values per row.
     n_per_cluster : int, default=10
         Images drawn (at random, without replacement) per cluster.
     random_state : int, default=0
@@ -58,9 +93,17 @@ def plot_cluster_samples(images, labels, *, n_per_cluster=10, random_state=0, ti
     >>> fig = plot_cluster_samples(np.random.rand(20, 8, 8), np.arange(20) % 2, n_per_cluster=3)
     >>> len(fig.axes)
     6
+
+    Flat rows, such as scikit-learn's digits (64 columns), need ``image_shape``:
+
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> fig = plot_cluster_samples(X, y, image_shape=(8, 8), n_per_cluster=4)
+    >>> len(fig.axes), fig.axes[0].images[0].get_array().shape
+    (40, (8, 8))
     """
     plt = _pyplot()
-    images = np.asarray(images)
+    images = _as_images(np.asarray(images), image_shape)
     labels = np.asarray(labels)
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels.")
@@ -89,10 +132,15 @@ def plot_cluster_samples(images, labels, *, n_per_cluster=10, random_state=0, ti
 
 
 def _axes(ax, figsize):
-    """``(figure, axes)``: a new figure of ``figsize``, or ``ax`` and its figure."""
+    """``(figure, axes)``: a new figure of ``figsize``, or ``ax`` and its figure.
+
+    A new figure uses constrained layout, so that axis labels, tick labels,
+    colour bars and legends outside the axes stay inside the figure; the
+    layout of a figure passed through ``ax`` is left to its owner.
+    """
     plt = _pyplot()
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.figure, ax
 
@@ -308,7 +356,8 @@ def plot_scale_nesting(labels_coarse, labels_fine, *, ax=None, title=None):
     # Group by home coarse cluster, largest fine clusters first within a group.
     order = np.lexsort((-counts.sum(axis=0), home))
 
-    fig, ax = _axes(ax, (0.22 * len(fine) + 2.5, 0.35 * len(coarse) + 1.6))
+    # At least 4.5 in wide, so that the two-line x label fits beside the colour bar.
+    fig, ax = _axes(ax, (max(0.22 * len(fine) + 2.5, 4.5), 0.35 * len(coarse) + 1.9))
     image = ax.imshow(shares[:, order], cmap="Greens", aspect="auto", vmin=0, vmax=1)
     bounds = np.flatnonzero(np.diff(home[order])) + 0.5
     for x in bounds:
@@ -316,7 +365,7 @@ def plot_scale_nesting(labels_coarse, labels_fine, *, ax=None, title=None):
     ax.set_xticks(range(len(fine)), [str(c) for c in fine[order]], fontsize=7,
                   rotation=90 if len(fine) > 12 else 0)
     ax.set_yticks(range(len(coarse)), [str(c) for c in coarse], fontsize=8)
-    ax.set_xlabel(f"fine cluster ({len(fine)}), grouped by the coarse cluster holding most of it")
+    ax.set_xlabel(f"fine cluster ({len(fine)})\ngrouped by the coarse cluster holding most of it")
     ax.set_ylabel(f"coarse cluster ({len(coarse)})")
     if title:
         ax.set_title(title)
@@ -331,7 +380,8 @@ def plot_training_history(history, *, ax=None, title=None):
     ``contrast_loss`` and ``entropy_loss`` (cluster terms, averaged over all
     cluster heads, before ``cluster_weight`` and ``entropy_weight`` apply)
     against the epoch; ``ema_momentum`` (the target network's momentum at the
-    epoch's last step) goes on a second y-axis on the right.
+    epoch's last step) goes on a second y-axis on the right. The legend sits
+    below the axes, under the x label, so it covers none of the lines.
 
     Parameters
     ----------
@@ -355,21 +405,34 @@ def plot_training_history(history, *, ax=None, title=None):
     >>> fig = plot_training_history(est)
     >>> [line.get_label() for line in fig.axes[0].get_lines()]
     ['train_loss', 'instance_loss', 'contrast_loss', 'entropy_loss']
+    >>> fig.axes[0].get_legend().get_texts()[-1].get_text()
+    'ema_momentum'
     """
     history = getattr(history, "history_", history)
-    fig, ax = _axes(ax, (6, 3.5))
+    fig, ax = _axes(ax, (6, 4))
+    from matplotlib.transforms import ScaledTranslation
+
     epochs = history[:, "epoch"]
     for key, style in (("train_loss", "-"), ("instance_loss", "--"), ("contrast_loss", "--"),
                        ("entropy_loss", ":")):
         ax.plot(epochs, history[:, key], style, label=key)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (mean over the epoch's batches)")
-    ax.legend(loc="upper right", fontsize=8)
     right = ax.twinx()
     right.plot(epochs, history[:, "ema_momentum"], color="0.5", linewidth=1, label="ema_momentum")
     right.set_ylabel("EMA momentum (end of epoch)", color="0.4")
     right.tick_params(axis="y", colors="0.4")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    # One legend for both y-axes, below the x label: inside the axes it would
+    # cover some line whichever corner it took. The depth of the tick labels
+    # and x label below the axes is a fixed length (it does not change when
+    # the layout resizes the axes), so the legend is anchored that far below
+    # the axes' bottom edge.
+    below = (ax.get_window_extent().y0 - ax.xaxis.get_tightbbox().y0) / fig.dpi  # inches
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper center", ncol=3,
+              fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=ax.transAxes + ScaledTranslation(0, -below - 0.04,
+                                                              fig.dpi_scale_trans))
     return fig

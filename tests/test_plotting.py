@@ -42,6 +42,48 @@ def test_cluster_samples_rejects_mismatched_lengths():
         plotting.plot_cluster_samples(np.zeros((3, 4, 4)), [0, 1])
 
 
+def test_cluster_samples_reads_flat_rows_as_image_shape(digits_small):
+    X, y = digits_small  # 64 columns: 8 × 8 images
+    fig = plotting.plot_cluster_samples(X, y, image_shape=(8, 8), n_per_cluster=3)
+    assert len(fig.axes) == 10 * 3
+    drawn = [image.get_array() for ax in fig.axes for image in ax.images]
+    assert len(drawn) == 30
+    assert all(a.shape == (8, 8) for a in drawn)
+    # The first drawn image is one of the rows, reshaped (and scaled to 0-1).
+    row = X[y == 0]
+    first = np.asarray(drawn[0], dtype=np.float64)
+    scaled = (row - row.min(axis=1, keepdims=True)) / np.ptp(row, axis=1, keepdims=True)
+    assert np.isclose(scaled.reshape(-1, 8, 8), first).all(axis=(1, 2)).any()
+
+
+def test_cluster_samples_reads_flat_rows_as_channels_last_colour_images():
+    images = np.random.RandomState(0).rand(12, 5, 6, 3)
+    flat = images.reshape(12, -1)
+    fig = plotting.plot_cluster_samples(flat, np.arange(12) % 2, image_shape=(5, 6, 3),
+                                        n_per_cluster=2)
+    assert [image.get_array().shape for ax in fig.axes for image in ax.images] == [(5, 6, 3)] * 4
+
+
+@pytest.mark.parametrize(
+    "images, kwargs, match",
+    [
+        (np.zeros((4, 64)), {}, r"flat rows \(64 values each\).*pass image_shape=\(h, w\)"),
+        (np.zeros((4, 64)), {"image_shape": (7, 7)}, r"image_shape=\(7, 7\) holds 49 values.*has 64"),
+        (np.zeros((4, 8, 8)), {"image_shape": (8, 4)}, r"holds 32 values.*has 64"),
+        (np.zeros((4, 64)), {"image_shape": (64,)}, r"\(h, w\) or \(h, w, c\) of positive ints"),
+        (np.zeros((4, 64)), {"image_shape": (8, -8)}, r"of positive ints"),
+    ],
+)
+def test_cluster_samples_image_shape_errors(images, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_cluster_samples(images, np.arange(4) % 2, **kwargs)
+
+
+def _inside(inner, outer, tol=0.5):
+    return (inner.x0 >= outer.x0 - tol and inner.y0 >= outer.y0 - tol
+            and inner.x1 <= outer.x1 + tol and inner.y1 <= outer.y1 + tol)
+
+
 def test_confusion_matrix_puts_matched_clusters_on_the_diagonal():
     rng = np.random.RandomState(0)
     y = np.repeat(np.arange(4), 25)
@@ -121,6 +163,65 @@ def test_scale_nesting_columns_sum_to_one_and_group_by_coarse_cluster():
     assert _tick_labels(ax) == ["1", "3", "0", "2"]
     assert shares[0].tolist() == pytest.approx([2 / 3, 1, 0, 0])
     assert len(ax.lines) == 1  # one separator between the two groups
+
+
+@pytest.mark.parametrize("n_fine", [1, 4, 30, 100])
+def test_scale_nesting_labels_lie_inside_the_figure(n_fine):
+    rng = np.random.RandomState(0)
+    fine = np.arange(400) % n_fine
+    coarse = np.minimum(fine, 9) if n_fine > 1 else rng.randint(0, 3, 400)
+    fig = plotting.plot_scale_nesting(coarse, fine, title="nesting")
+    fig.canvas.draw()
+    ax, colorbar = fig.axes
+    labels = [ax.xaxis.label, ax.yaxis.label, ax.title, colorbar.yaxis.label]
+    labels += ax.get_xticklabels() + ax.get_yticklabels()
+    for text in labels:
+        assert text.get_text()
+        assert _inside(text.get_window_extent(), fig.bbox), text.get_text()
+
+
+def _history():
+    from skorch.history import History
+
+    history = History()
+    for epoch in range(1, 21):
+        # Losses that fall and rise again, so no corner of the axes is free.
+        loss = 1.0 + (epoch - 10.5) ** 2 / 20
+        history.new_epoch()
+        history.record("epoch", epoch)
+        for key, value in (("train_loss", loss), ("instance_loss", 0.8 * loss),
+                           ("contrast_loss", 0.3 * loss), ("entropy_loss", 0.01)):
+            history.record(key, value)
+        history.record("ema_momentum", 0.99 + 0.01 * epoch / 20)
+    return history
+
+
+def test_training_history_legend_covers_no_line():
+    fig = plotting.plot_training_history(_history(), title="h")
+    fig.canvas.draw()
+    losses, momentum = fig.axes
+    legend = losses.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "train_loss", "instance_loss", "contrast_loss", "entropy_loss", "ema_momentum",
+    ]
+    box = legend.get_window_extent()
+    # Inside the figure, clear of the axes (so of every line) and of the x label.
+    assert _inside(box, fig.bbox)
+    assert not box.overlaps(losses.get_window_extent())
+    assert not box.overlaps(losses.xaxis.label.get_window_extent())
+    for ax in (losses, momentum):
+        for line in ax.get_lines():
+            points = ax.transData.transform(line.get_xydata())
+            assert not box.count_contains(points), line.get_label()
+
+
+def test_training_history_into_given_axes_keeps_the_legend_off_the_axes():
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 8), layout="constrained")
+    assert plotting.plot_training_history(_history(), ax=top) is fig
+    fig.canvas.draw()
+    box = top.get_legend().get_window_extent()
+    assert not box.overlaps(top.get_window_extent())
+    assert box.y1 <= top.xaxis.label.get_window_extent().y0
 
 
 def test_training_history_from_estimator_and_history(blobs):

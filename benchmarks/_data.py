@@ -4,7 +4,8 @@
   sizes: the same information at another resolution, to catch defaults that
   do not scale with the image size;
 * CIFAR-10 from ``../shared/data/cifar10-jpeg.tar.gz`` (one JPEG per image,
-  ``<split>/<class>/<NNNN>.jpg``), decoded straight from the archive.
+  ``<split>/<class>/<NNNN>.jpg``), decoded straight from the archive;
+* random images of CIFAR-10's shape, for the ``--smoke`` runs (no archive needed).
 """
 
 import io
@@ -61,3 +62,10 @@ def cifar10(split="test", archive=CIFAR10_ARCHIVE, grayscale=False):
                 images.append(np.asarray(im.convert("L" if grayscale else "RGB")))
             labels.append(CIFAR10_CLASSES.index(parts[1]))
     return np.stack(images), np.asarray(labels)
+
+
+def synthetic_cifar10(split="test", n=200):
+    """Stand-in for :func:`cifar10` in smoke runs on machines without the archive: ``n`` random
+    ``(32, 32, 3)`` uint8 images (another draw per split) and balanced labels 0-9."""
+    rng = np.random.RandomState(("train", "test").index(split))
+    return rng.randint(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % len(CIFAR10_CLASSES)

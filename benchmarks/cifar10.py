@@ -11,11 +11,13 @@ CPU (the issue's run):  python benchmarks/cifar10.py --split test --budget 600
 GPU machine:            python benchmarks/cifar10.py --split train --score-split test \
                             --backbone resnet18 --budget 480 --device cuda
 
+Smoke test (random images of CIFAR-10's shape, no archive needed, a few seconds):
+                        python benchmarks/cifar10.py --smoke
+
 The JPEG images are slightly blurrier than CIFAR-10's original pixels (see shared/data/README):
 numbers are close to, not exactly comparable with, published CIFAR-10 results.
 """
 
-import argparse
 import math
 import sys
 import time
@@ -25,35 +27,39 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _data import cifar10  # noqa: E402
-from multiscale import knn_accuracy  # noqa: E402
-from quality import scores, versions  # noqa: E402
+from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args  # noqa: E402
+from _common import scores, table_header, versions  # noqa: E402
+from _data import cifar10, synthetic_cifar10  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="test", choices=["train", "test"])
-    parser.add_argument("--score-split", default=None, choices=["train", "test"])
-    parser.add_argument("--budget", type=float, default=600.0, help="training seconds")
+    parser = benchmark_parser(__doc__, seeds=None)
+    parser.add_argument("--split", default="test", choices=["train", "test"], help="training split")
+    parser.add_argument("--score-split", default=None, choices=["train", "test"],
+                        help="scored split (default: the training split)")
+    parser.add_argument("--budget", type=float, default=600.0,
+                        help="training seconds (default: %(default)s; --smoke: one epoch)")
     parser.add_argument("--backbone", default="auto")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_args(parser)
     score_split = args.score_split or args.split
+    load = synthetic_cifar10 if args.smoke else cifar10
 
     t0 = time.perf_counter()
-    X, y = cifar10(args.split)
-    Xs, ys = (X, y) if score_split == args.split else cifar10(score_split)
+    X, y = load(args.split)
+    Xs, ys = (X, y) if score_split == args.split else load(score_split)
     print(versions())
     print(f"loaded {args.split} {X.shape} (+ scored split {score_split}) in {time.perf_counter() - t0:.1f} s")
 
-    params = dict(n_clusters=10, backbone=args.backbone, device=args.device, random_state=args.seed)
+    params = model_params(args, n_clusters=10, backbone=args.backbone, device=args.device, random_state=args.seed)
+    params.pop("max_epochs", None)  # set from the budget below
     t0 = time.perf_counter()
     probe = C2BINClusterer(max_epochs=1, **params).fit(X)
     epoch_s = time.perf_counter() - t0
-    epochs = max(1, math.floor(args.budget / epoch_s))
+    epochs = 1 if args.smoke else max(1, math.floor(args.budget / epoch_s))
     print(f"one epoch: {epoch_s:.1f} s on {probe.device_} -> max_epochs={epochs}", flush=True)
 
     t0 = time.perf_counter()
@@ -73,10 +79,9 @@ def main():
 
     print(f"\ntrained on {args.split} ({len(X)} images), scored on {score_split} ({len(Xs)}), "
           f"backbone {args.backbone}, device {est.device_}, {epochs} epochs\n")
-    print("| method | ACC | NMI | ARI | k-NN acc. | fit s |")
-    print("|---|---|---|---|---|---|")
-    print(f"| C2BIN ({epochs} epochs) | {acc:.3f} | {nmi:.3f} | {ari:.3f} | {knn:.3f} | {fit_s:.0f} |")
-    print(f"| KMeans (pixels) | {km_acc:.3f} | {km_nmi:.3f} | {km_ari:.3f} | – | {km_s:.0f} |")
+    print(table_header("method", "ACC", "NMI", "ARI", "k-NN acc.", "fit s"))
+    print(markdown_row(f"C2BIN ({epochs} epochs)", *(f"{v:.3f}" for v in (acc, nmi, ari, knn)), f"{fit_s:.0f}"))
+    print(markdown_row("KMeans (pixels)", *(f"{v:.3f}" for v in (km_acc, km_nmi, km_ari)), "–", f"{km_s:.0f}"))
     sizes = np.bincount(labels, minlength=10)
     print(f"\ncluster sizes: {sorted(sizes.tolist())}")
 

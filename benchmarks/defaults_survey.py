@@ -5,45 +5,50 @@ scikit-learn's iris, wine, breast cancer and digits as 64-feature vectors, besid
 standardised features in the same process; then digits upscaled (bilinear) to 16x16 images.
 Fitted and scored on the same samples.
 
-Run:  python benchmarks/defaults_survey.py
+Run:  python benchmarks/defaults_survey.py [--threads N] [--smoke]
 """
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-from sklearn.metrics import normalized_mutual_info_score as nmi
 from sklearn.preprocessing import StandardScaler
 
-from skc2bin import C2BINClusterer
-from skc2bin.metrics import clustering_accuracy as acc
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, markdown_row, model_params, parse_args, scores, smoke_subset  # noqa: E402
+from _common import table_header, versions  # noqa: E402
+from _data import digits_images  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+
+DATASETS = {
+    "iris": lambda: load_iris(return_X_y=True),
+    "wine": lambda: load_wine(return_X_y=True),
+    "breast cancer": lambda: load_breast_cancer(return_X_y=True),
+    "digits as vectors": lambda: load_digits(return_X_y=True),
+    "digits 16x16 images": lambda: digits_images(16),
+}
 
 
 def main():
-    print("| data | C2BIN ACC | C2BIN NMI | C2BIN fit s | KMeans ACC | KMeans NMI |")
-    print("|---|---|---|---|---|---|")
-    for name, loader in [("iris", load_iris), ("wine", load_wine),
-                         ("breast cancer", load_breast_cancer), ("digits as vectors", load_digits)]:
-        X, y = loader(return_X_y=True)
+    args = parse_args(benchmark_parser(__doc__, seeds=None))
+    print(versions() + "\n")
+    print(table_header("data", "C2BIN ACC", "C2BIN NMI", "C2BIN fit s", "KMeans ACC", "KMeans NMI"))
+    for name, load in DATASETS.items():
+        X, y = smoke_subset(*load(), args)
         k = len(np.unique(y))
         t0 = time.perf_counter()
-        est = C2BINClusterer(n_clusters=k, random_state=0).fit(X)
+        est = C2BINClusterer(n_clusters=k, random_state=0, **model_params(args)).fit(X)
         secs = time.perf_counter() - t0
-        km = KMeans(k, n_init=10, random_state=0).fit_predict(StandardScaler().fit_transform(X))
-        print(f"| {name} | {acc(y, est.labels_):.3f} | {nmi(y, est.labels_):.3f} | {secs:.0f} | "
-              f"{acc(y, km):.3f} | {nmi(y, km):.3f} |", flush=True)
-    X, y = load_digits(return_X_y=True)
-    X16 = torch.nn.functional.interpolate(
-        torch.tensor(X.reshape(-1, 1, 8, 8), dtype=torch.float32), size=16, mode="bilinear"
-    ).numpy()[:, 0]
-    t0 = time.perf_counter()
-    est = C2BINClusterer(n_clusters=10, random_state=0).fit(X16)
-    secs = time.perf_counter() - t0
-    km = KMeans(10, n_init=10, random_state=0).fit_predict(X16.reshape(len(X16), -1))
-    print(f"| digits 16x16 images | {acc(y, est.labels_):.3f} | {nmi(y, est.labels_):.3f} | {secs:.0f} | "
-          f"{acc(y, km):.3f} | {nmi(y, km):.3f} |", flush=True)
+        # KMeans on standardised features; on images, on the pixels as they are.
+        flat = X.reshape(len(X), -1) if X.ndim > 2 else StandardScaler().fit_transform(X)
+        km = KMeans(k, n_init=10, random_state=0).fit_predict(flat)
+        (acc, nmi, _), (km_acc, km_nmi, _) = scores(y, est.labels_), scores(y, km)
+        print(markdown_row(name, f"{acc:.3f}", f"{nmi:.3f}", f"{secs:.0f}", f"{km_acc:.3f}", f"{km_nmi:.3f}"),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,23 @@ A second part checks that inference streams: a model fitted on 2,000 rows runs `
 the peak rise minus the size of the returned array is what the call needs beyond its output, and
 should not grow with the number of rows.
 
-Run:  python benchmarks/memory.py
+Run:  python benchmarks/memory.py [--threads N] [--smoke]
+``--smoke`` measures fits on 300 and 2,000 rows, and inference on 1,000 rows of a model fitted on
+300 (five subprocesses).
 """
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, markdown_row, parse_args, table_header  # noqa: E402
+
+#: Rows of the two fits, rows of the model fitted for inference, rows of the inference calls.
+SIZES = dict(fit=(1_000, 100_000), infer_model=2_000, infer=(10_000, 200_000))
+SMOKE_SIZES = dict(fit=(300, 2_000), infer_model=300, infer=(1_000,))
 
 CHILD = r"""
 import json, resource, sys
@@ -42,9 +53,9 @@ INFER_CHILD = r"""
 import json, resource, sys
 import numpy as np
 from skc2bin import C2BINClusterer
-n, method = int(sys.argv[1]), sys.argv[2]
+n, method, n_model = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 X = np.random.RandomState(0).standard_normal((n, 100)).astype(np.float32)
-est = C2BINClusterer(n_clusters=10, max_epochs=1, device="cpu", random_state=0).fit(X[:2000])
+est = C2BINClusterer(n_clusters=10, max_epochs=1, device="cpu", random_state=0).fit(X[:n_model])
 getattr(est, method)(X[:500])  # warm-up: one-off allocations of this method
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
 before = peak()
@@ -53,34 +64,35 @@ print(json.dumps(dict(n=n, method=method, rise=peak() - before, output_mib=out.n
 """
 
 
-def measure_inference(n, method):
-    out = subprocess.run([sys.executable, "-c", INFER_CHILD, str(n), method], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def measure(n):
-    out = subprocess.run([sys.executable, "-c", CHILD, str(n)], check=True, capture_output=True, text=True)
+def _child(code, *argv, threads=None):
+    """Run ``code`` in a fresh interpreter; returns the JSON it prints last."""
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    out = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"measurement subprocess {argv} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
-    small, large = measure(1_000), measure(100_000)
-    print("| rows | data MiB | peak before fit MiB | peak rise in fit MiB | peak rise incl. predict+transform MiB |")
-    print("|---|---|---|---|---|")
+    args = parse_args(benchmark_parser(__doc__, seeds=None))
+    sizes = SMOKE_SIZES if args.smoke else SIZES
+    small, large = (_child(CHILD, n, threads=args.threads) for n in sizes["fit"])
+    print(table_header("rows", "data MiB", "peak before fit MiB", "peak rise in fit MiB",
+                       "peak rise incl. predict+transform MiB"))
     for r in (small, large):
-        print(f"| {r['n']:,} | {r['data_mib']:.1f} | {r['before']:.0f} | {r['fit']:.1f} | {r['predict']:.1f} |")
+        print(markdown_row(f"{r['n']:,}", f"{r['data_mib']:.1f}", f"{r['before']:.0f}", f"{r['fit']:.1f}",
+                           f"{r['predict']:.1f}"))
     extra = large["fit"] - small["fit"]
-    print(f"\nfit at 100,000 rows rose {extra:.1f} MiB more than at 1,000 rows: "
+    print(f"\nfit at {large['n']:,} rows rose {extra:.1f} MiB more than at {small['n']:,} rows: "
           f"{extra / large['data_mib']:.2f} copies of the data.")
 
-    print("\n| method | rows | output MiB | peak rise MiB | rise beyond the output MiB |")
-    print("|---|---|---|---|---|")
+    print()
+    print(table_header("method", "rows", "output MiB", "peak rise MiB", "rise beyond the output MiB"))
     for method in ("predict", "transform", "predict_proba"):
-        for n in (10_000, 200_000):
-            r = measure_inference(n, method)
-            print(f"| {method} | {n:,} | {r['output_mib']:.1f} | {r['rise']:.1f} | "
-                  f"{r['rise'] - r['output_mib']:.1f} |", flush=True)
+        for n in sizes["infer"]:
+            r = _child(INFER_CHILD, n, method, sizes["infer_model"], threads=args.threads)
+            print(markdown_row(method, f"{n:,}", f"{r['output_mib']:.1f}", f"{r['rise']:.1f}",
+                               f"{r['rise'] - r['output_mib']:.1f}"), flush=True)
 
 
 if __name__ == "__main__":

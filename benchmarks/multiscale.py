@@ -9,32 +9,24 @@ the EMA target's backbone instead of the online one answer whether inference sho
 fraction of each fine cluster that falls in its majority coarse cluster (nesting, 1 = perfectly
 nested) is reported too.
 
-Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2]
+Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2] [--threads N] [--smoke]
 """
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.neighbors import KNeighborsClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, fit_scored, knn_accuracy, markdown_row, mean_std  # noqa: E402
+from _common import model_params, parse_args, scores, smoke_subset, table_header, table_row  # noqa: E402
+from _common import versions  # noqa: E402
 from _data import digits_images  # noqa: E402
-from quality import scores, table_row, versions  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
 
 SCALES = [(10,), (10, 30), (10, 100), (10, 30, 100)]
-
-
-def knn_accuracy(embedding, y, seed):
-    """Mean 5-fold accuracy of a 10-nearest-neighbour classifier on ``embedding``."""
-    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-    return cross_val_score(KNeighborsClassifier(n_neighbors=10), embedding, y, cv=cv).mean()
 
 
 @torch.no_grad()
@@ -62,40 +54,35 @@ def nesting(coarse, fine):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--size", type=int, default=8, help="image side in pixels (default: %(default)s)")
+    args = parse_args(parser)
     print(versions())
-    X, y = digits_images(args.size)
+    X, y = smoke_subset(*digits_images(args.size), args)
     print(f"digits {args.size}x{args.size} images, seeds {args.seeds}\n")
     rows, nests = {}, {}
     for scales in SCALES:
         for seed in args.seeds:
-            t0 = time.perf_counter()
-            est = C2BINClusterer(n_clusters=scales, random_state=seed).fit(X)
-            secs = time.perf_counter() - t0
+            est = C2BINClusterer(n_clusters=scales, random_state=seed, **model_params(args))
+            result, secs = fit_scored(est, X, y, seed, str(scales))
             emb_t, labels_t = target_network_outputs(est, X)
-            result = (*scores(y, est.labels_), knn_accuracy(est.transform(X), y, seed),
-                      scores(y, labels_t)[0], knn_accuracy(emb_t, y, seed), secs)
-            rows.setdefault(scales, []).append(result)
+            rows.setdefault(scales, []).append(
+                (*result, scores(y, labels_t)[0], knn_accuracy(emb_t, y, seed), secs)
+            )
             per_scale = est.labels_per_scale_
             nests.setdefault(scales, []).append(
                 [nesting(per_scale[:, 0], per_scale[:, j]) for j in range(1, len(scales))]
             )
-            print(f"{scales} seed {seed}: ACC {result[0]:.3f} k-NN {result[3]:.3f} ({secs:.0f} s)", flush=True)
-    print("\n| n_clusters | ACC | NMI | ARI | k-NN acc. of transform | ACC, head on target backbone "
-          "| k-NN acc., target backbone | fit s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print()
+    print(table_header("n_clusters", "ACC", "NMI", "ARI", "k-NN acc. of transform", "ACC, head on target backbone",
+                       "k-NN acc., target backbone", "fit s"))
     for scales, results in rows.items():
         print(table_row(str(scales), results))
-    print("\n| n_clusters | nesting of the finer heads in the 10-cluster head |")
-    print("|---|---|")
+    print()
+    print(table_header("n_clusters", "nesting of the finer heads in the 10-cluster head"))
     for scales, values in nests.items():
         if len(scales) > 1:
-            arr = np.array(values)
-            cells = ", ".join(f"k={k}: {m:.3f} ± {s:.3f}" for k, m, s in zip(scales[1:], arr.mean(0), arr.std(0)))
-            print(f"| {scales} | {cells} |")
+            print(markdown_row(scales, ", ".join(f"k={k}: {cell}" for k, cell in zip(scales[1:], mean_std(values)))))
 
 
 if __name__ == "__main__":

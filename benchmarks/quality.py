@@ -14,31 +14,29 @@ digits as 64 feature vectors.
 
 Run:  python benchmarks/quality.py [--data digits8 digits16 digits28 digits-vectors]
                                    [--seeds 0 1 2] [--methods c2bin kmeans spectral umap-gmm]
+                                   [--threads N] [--smoke]
 UMAP needs the benchmark extra:  pip install -e '.[benchmark]'
+``--smoke`` (200 samples, one small epoch, one seed) leaves UMAP + GMM out unless ``--methods``
+names it: importing UMAP alone takes seconds to tens of seconds.
 """
 
-import argparse
-import platform
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
-import torch
 from sklearn.cluster import KMeans, SpectralClustering
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, model_params, parse_args, scores, smoke_subset  # noqa: E402
+from _common import table_header, table_row, versions  # noqa: E402
 from _data import digits_images  # noqa: E402
 
-import skc2bin  # noqa: E402
 from skc2bin import C2BINClusterer  # noqa: E402
-from skc2bin.metrics import clustering_accuracy  # noqa: E402
 
 DATASETS = {
     "digits8": lambda: digits_images(8),
@@ -55,8 +53,8 @@ def _flat(X):
     return X.reshape(len(X), -1).astype(np.float64)
 
 
-def c2bin(X, k, seed):
-    return C2BINClusterer(n_clusters=k, random_state=seed).fit(X).labels_
+def c2bin(X, k, seed, **params):
+    return C2BINClusterer(n_clusters=k, random_state=seed, **params).fit(X).labels_
 
 
 def kmeans(X, k, seed):
@@ -82,46 +80,31 @@ METHODS = {"c2bin": ("C2BIN (defaults)", c2bin), "kmeans": ("KMeans", kmeans),
            "spectral": ("spectral (k-NN affinity)", spectral), "umap-gmm": ("UMAP + GMM", umap_gmm)}
 
 
-def scores(y, labels):
-    return (clustering_accuracy(y, labels), normalized_mutual_info_score(y, labels),
-            adjusted_rand_score(y, labels))
-
-
-def table_row(name, results):
-    arr = np.array(results)
-    cells = [f"{m:.3f} ± {s:.3f}" for m, s in zip(arr.mean(0), arr.std(0))]
-    return f"| {name} | " + " | ".join(cells) + " |"
-
-
-def versions():
-    return (f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-            f"python {platform.python_version()}, torch {torch.__version__}, "
-            f"scikit-learn {sklearn.__version__}, skorch {skorch.__version__}, skc2bin {skc2bin.__version__}")
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    args = parser.parse_args()
+    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
+                        help="default: all (all but umap-gmm with --smoke)")
+    args = parse_args(parser)
+    methods = args.methods or [m for m in METHODS if not (args.smoke and m == "umap-gmm")]
     print(versions())
     print(f"seeds {args.seeds}")
     for name in args.data:
-        X, y = DATASETS[name]()
+        X, y = smoke_subset(*DATASETS[name](), args)
         k = len(np.unique(y))
         rows = {}
         for seed in args.seeds:
-            for method in args.methods:
+            for method in methods:
                 label, fn = METHODS[method]
+                if method == "c2bin":
+                    fn = partial(fn, **model_params(args))
                 t0 = time.perf_counter()
                 labels = fn(X, k, seed)
                 rows.setdefault(label, []).append((*scores(y, labels), time.perf_counter() - t0))
                 print(f"{name} seed {seed} {label}: ACC {rows[label][-1][0]:.3f} "
                       f"({rows[label][-1][3]:.1f} s)", flush=True)
         print(f"\n{name}: X {X.shape}, {k} classes\n")
-        print("| method | ACC | NMI | ARI | fit s |")
-        print("|---|---|---|---|---|")
+        print(table_header("method", "ACC", "NMI", "ARI", "fit s"))
         for label, results in rows.items():
             print(table_row(label, results))
         print(flush=True)

@@ -8,22 +8,24 @@
 Every variant fits C2BINClusterer(n_clusters=(10, 100), random_state=seed) with all other
 parameters default, on the same data in the same process, and reports the primary head's
 ACC/NMI/ARI, the 10-NN accuracy of ``transform`` (5-fold) and fit wall time, mean ± std over seeds.
-The variants are set on the built skorch net (the estimator does not expose them as parameters).
+The estimator does not expose the variants as parameters: a callback passed through its public
+``callbacks`` parameter sets them on the skorch net when training begins.
 
-Run:  python benchmarks/tunables.py [--size 8] [--seeds 0 1 2]
+Run:  python benchmarks/tunables.py [--size 8] [--seeds 0 1 2] [--epochs 100] [--threads N] [--smoke]
 """
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
+from skorch.callbacks import Callback
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import benchmark_parser, fit_scored, model_params, parse_args, smoke_subset  # noqa: E402
+from _common import table_header, table_row, versions  # noqa: E402
 from _data import digits_images  # noqa: E402
-from multiscale import knn_accuracy  # noqa: E402
-from quality import scores, table_row, versions  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.training import EMA_CALLBACK  # noqa: E402
 
 VARIANTS = {
     "BN copy, heads mean (default)": dict(buffers="copy", combine_heads="mean"),
@@ -32,44 +34,38 @@ VARIANTS = {
 }
 
 
-class VariantClusterer(C2BINClusterer):
-    """C2BINClusterer whose EMA-buffer rule and head combination are set after the net is built.
+class SetVariant(Callback):
+    """Set the EMA target's buffer rule and the criterion's head combination when training begins."""
 
-    They are plain attributes, not constructor parameters, so scikit-learn's
-    parameter handling of the base class is untouched.
-    """
+    def __init__(self, buffers="copy", combine_heads="mean"):
+        self.buffers = buffers
+        self.combine_heads = combine_heads
 
-    buffers = "copy"
-    combine_heads = "mean"
-
-    def _build_net(self, network, batch_size, total_steps, device):
-        net = super()._build_net(network, batch_size, total_steps, device)
+    def on_train_begin(self, net, **kwargs):
         net.criterion_.combine_heads = self.combine_heads
-        dict(net.callbacks_)["ema_target"].buffers = self.buffers
-        return net
+        dict(net.callbacks_)[EMA_CALLBACK].buffers = self.buffers
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=8)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = parser.parse_args()
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--size", type=int, default=8, help="image side in pixels (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="max_epochs of every fit (default: the estimator's default)")
+    args = parse_args(parser)
     print(versions())
-    X, y = digits_images(args.size)
-    print(f"digits {args.size}x{args.size} images, n_clusters=(10, 100), seeds {args.seeds}\n")
+    X, y = smoke_subset(*digits_images(args.size), args)
+    params = model_params(args, **({} if args.epochs is None else dict(max_epochs=args.epochs)))
+    epochs = params.get("max_epochs", C2BINClusterer().max_epochs)
+    print(f"digits {args.size}x{args.size} images, n_clusters=(10, 100), {epochs} epochs, seeds {args.seeds}\n")
     rows = {}
     for name, variant in VARIANTS.items():
         for seed in args.seeds:
-            t0 = time.perf_counter()
-            est = VariantClusterer(n_clusters=(10, 100), random_state=seed)
-            vars(est).update(variant)
-            est.fit(X)
-            secs = time.perf_counter() - t0
-            result = (*scores(y, est.labels_), knn_accuracy(est.transform(X), y, seed), secs)
-            rows.setdefault(name, []).append(result)
-            print(f"{name}, seed {seed}: ACC {result[0]:.3f} k-NN {result[3]:.3f} ({secs:.0f} s)", flush=True)
-    print("\n| variant | ACC | NMI | ARI | k-NN acc. of transform | fit s |")
-    print("|---|---|---|---|---|---|")
+            est = C2BINClusterer(n_clusters=(10, 100), random_state=seed, callbacks=[SetVariant(**variant)],
+                                 **params)
+            result, secs = fit_scored(est, X, y, seed, name)
+            rows.setdefault(name, []).append((*result, secs))
+    print()
+    print(table_header("variant", "ACC", "NMI", "ARI", "k-NN acc. of transform", "fit s"))
     for name, results in rows.items():
         print(table_row(name, results))
 

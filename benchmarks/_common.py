@@ -1,0 +1,125 @@
+"""What the benchmark scripts share: scores, Markdown tables, versions, the k-NN probe, arguments.
+
+Every script builds its command line with :func:`benchmark_parser` (``--smoke``, ``--threads``
+and, where it loops over seeds, ``--seeds``) and reads it back with :func:`parse_args`. A
+``--smoke`` run is a tiny one (a few hundred samples, one epoch, small widths, one seed) that
+goes through the script's real code path and prints its usual output in seconds;
+``tests/test_benchmarks.py`` runs each script that way so that none stops running unnoticed.
+Its numbers mean nothing.
+"""
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+
+import skc2bin
+from skc2bin.metrics import clustering_accuracy
+
+#: Samples a ``--smoke`` run keeps of each data set.
+SMOKE_SAMPLES = 200
+
+#: C2BINClusterer parameters of a ``--smoke`` run: one epoch of a small model.
+SMOKE_PARAMS = dict(max_epochs=1, hidden_size=16, representation_size=8, projection_size=8)
+
+
+def scores(y, labels):
+    """``(ACC, NMI, ARI)`` of cluster ``labels`` against classes ``y`` (ACC: Hungarian map)."""
+    return (clustering_accuracy(y, labels), normalized_mutual_info_score(y, labels),
+            adjusted_rand_score(y, labels))
+
+
+def knn_accuracy(embedding, y, seed):
+    """Mean 5-fold (stratified) accuracy of a 10-nearest-neighbour classifier on ``embedding``."""
+    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+    return cross_val_score(KNeighborsClassifier(n_neighbors=10), embedding, y, cv=cv).mean()
+
+
+def fit_scored(est, X, y, seed, label):
+    """Fit the clusterer ``est`` on ``X`` and print a progress line headed ``label``.
+
+    Returns its ``(ACC, NMI, ARI, k-NN accuracy of transform)`` on ``X`` and the fit seconds.
+    """
+    t0 = time.perf_counter()
+    est.fit(X)
+    secs = time.perf_counter() - t0
+    result = (*scores(y, est.labels_), knn_accuracy(est.transform(X), y, seed))
+    print(f"{label}, seed {seed}: ACC {result[0]:.3f} k-NN {result[3]:.3f} ({secs:.0f} s)", flush=True)
+    return result, secs
+
+
+def versions():
+    """One line: machine, torch threads and the versions that shape the numbers."""
+    return (f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+            f"python {platform.python_version()}, torch {torch.__version__}, "
+            f"scikit-learn {sklearn.__version__}, skorch {skorch.__version__}, skc2bin {skc2bin.__version__}")
+
+
+def markdown_row(*cells):
+    """``| a | b | … |``."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table_header(*columns):
+    """A Markdown table's header line and separator line."""
+    return markdown_row(*columns) + "\n" + "|---" * len(columns) + "|"
+
+
+def mean_std(values):
+    """``'m ± s'`` per column of ``values`` (one row per repetition), 3 decimals."""
+    arr = np.asarray(values, dtype=float).reshape(len(values), -1)
+    return [f"{m:.3f} ± {s:.3f}" for m, s in zip(arr.mean(0), arr.std(0))]
+
+
+def table_row(name, results):
+    """A Markdown row: ``name``, then mean ± std over the rows of ``results``, column by column."""
+    return markdown_row(name, *mean_std(results))
+
+
+def benchmark_parser(doc, *, seeds=(0, 1, 2)):
+    """The argument parser of a script documented by ``doc`` (its module docstring).
+
+    Every script gets ``--smoke`` and ``--threads``; ``--seeds`` (default ``seeds``) is added
+    unless ``seeds`` is None.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if seeds is not None:
+        parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds),
+                            help="random_state of each repetition (default: %(default)s)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny run (few samples, one epoch, small model, one seed) that checks the "
+                             "script works end to end in seconds; its numbers mean nothing")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice, e.g. from OMP_NUM_THREADS)")
+    return parser
+
+
+def parse_args(parser, argv=None):
+    """Parse the command line, apply ``--threads``; a ``--smoke`` run keeps only the first seed
+    unless ``--seeds`` was given."""
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.smoke and "seeds" in vars(args) and args.seeds == parser.get_default("seeds"):
+        args.seeds = args.seeds[:1]
+    return args
+
+
+def model_params(args, **params):
+    """``params`` for C2BINClusterer, with :data:`SMOKE_PARAMS` on top in a ``--smoke`` run."""
+    return {**params, **SMOKE_PARAMS} if args.smoke else params
+
+
+def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
+    """``X, y`` as they are, or a stratified random ``n`` of them in a ``--smoke`` run."""
+    if not args.smoke or len(X) <= n:
+        return X, y
+    X, _, y, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=0)
+    return X, y

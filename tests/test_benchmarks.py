@@ -1,0 +1,118 @@
+"""Every script in benchmarks/ still runs: a tiny ``--smoke`` run of each, and ``--help``.
+
+The smoke runs are subprocesses (``python benchmarks/<script>.py --smoke``, one torch thread
+each), started together for the selected tests and a few at a time, so that the file takes
+about as long as its slowest script rather than the sum of them. The CIFAR-10 archive is hidden
+from them: smoke runs use random images of its shape, and a normal run without it must fail
+with a FileNotFoundError that names it.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+MISSING_ARCHIVE = str(ROOT / "no-such-dir" / "cifar10-jpeg.tar.gz")
+
+#: Script -> lines its smoke run must print: a table's header, and the start of one of its rows.
+EXPECTED = {
+    "quality": ["| method | ACC | NMI | ARI | fit s |", "| KMeans | "],
+    "multiscale": ["| n_clusters | ACC | NMI | ARI | k-NN acc. of transform |", "| (10, 30) | ",
+                   "| n_clusters | nesting of the finer heads in the 10-cluster head |"],
+    "tunables": ["| variant | ACC | NMI | ARI | k-NN acc. of transform | fit s |", "| BN ema, heads mean | "],
+    "cifar10": ["| method | ACC | NMI | ARI | k-NN acc. | fit s |", "| KMeans (pixels) | "],
+    "throughput": ["| pipeline | samples/s (two views each) | ratio to the best conventional |",
+                   "| conventional (PIL + torchvision per image, 0 workers) | ",
+                   "| vectors (64 features) | fit s (1 epochs) | s per 1,000 samples |"],
+    "digits_floor": ["| method | ACC | NMI | ARI | fit s |", "| C2BIN (head) | "],
+    "defaults_survey": ["| data | C2BIN ACC | C2BIN NMI | C2BIN fit s | KMeans ACC | KMeans NMI |",
+                        "| digits 16x16 images | "],
+    "vector_defaults": ["| variant | ACC per seed | mean ACC | fit s |", "| noise 0.3 | "],
+    "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
+}
+
+#: Scripts that read the CIFAR-10 archive in a normal run.
+NEED_ARCHIVE = ("cifar10", "throughput")
+
+#: Runs, in one interpreter, every script with --help and the archive readers without the
+#: archive; prints {script: [exit code or exception, output]} as JSON.
+IN_PROCESS = r"""
+import contextlib, io, json, runpy, sys
+scripts, need_archive = json.loads(sys.argv[1])
+results = {}
+for name, argv in [(s, ["--help"]) for s in scripts] + [(s + " (no archive)", []) for s in need_archive]:
+    path = f"benchmarks/{name.split()[0]}.py"
+    sys.argv = [path, *argv]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(path, run_name="__main__")
+        outcome = 0
+    except SystemExit as exc:
+        outcome = exc.code or 0
+    except Exception as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    results[name] = [outcome, out.getvalue()]
+print(json.dumps(results))
+"""
+
+
+def _scripts():
+    return sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
+
+
+def _run(args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SKC2BIN_CIFAR10": MISSING_ARCHIVE}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def runs(request):
+    """Futures of the subprocesses this session's selected tests need, all started at once."""
+    selected = [item.callspec.params["script"] for item in request.session.items
+                if item.originalname == "test_smoke" and hasattr(item, "callspec")]
+    pool = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 1) + 1)))
+    futures = {"in-process": pool.submit(_run, ["-c", IN_PROCESS, json.dumps([_scripts(), NEED_ARCHIVE])])}
+    # Slowest first: memory.py runs five subprocesses of its own.
+    for script in sorted(selected, key=lambda s: s != "memory"):
+        futures[script] = pool.submit(_run, [f"benchmarks/{script}.py", "--smoke"])
+    yield futures
+    pool.shutdown(cancel_futures=True)
+
+
+def _in_process(runs):
+    proc = runs["in-process"].result()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_every_script_has_a_smoke_test():
+    assert _scripts() == sorted(EXPECTED), "give each script in benchmarks/ a --smoke mode and an EXPECTED entry"
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_smoke(script, runs):
+    proc = runs[script].result()
+    assert proc.returncode == 0, f"{script}.py --smoke failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    for line in EXPECTED[script]:
+        assert line in proc.stdout, f"{script}.py --smoke printed no {line!r}:\n{proc.stdout[-3000:]}"
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_help(script, runs):
+    code, out = _in_process(runs)[script]
+    assert code == 0, f"{script}.py --help: {code}"
+    assert f"usage: {script}.py" in out and "--smoke" in out
+
+
+@pytest.mark.parametrize("script", NEED_ARCHIVE)
+def test_missing_archive_is_named(script, runs):
+    outcome, _ = _in_process(runs)[f"{script} (no archive)"]
+    assert outcome.startswith("FileNotFoundError") and MISSING_ARCHIVE in outcome, outcome

@@ -14,17 +14,29 @@ the method needs (see ``docs/method.md``).
 
 Image batches are ``(n, channels, height, width)`` floats in ``[0, 1]``;
 feature batches are ``(n, n_features)`` standardised floats.
+
+The built-in augmentations are scikit-learn-style objects (``get_params``,
+``set_params``, ``repr``, ``clone``), so
+``C2BINClusterer(augmentation=GrayscaleAugment(rotation=25))`` prints its
+settings, and ``GridSearchCV`` can search ``augmentation__rotation``. A
+user's callable or ``torch.nn.Module`` (torchvision's ``transforms.v2``,
+a kornia pipeline) is adapted by :class:`CallableAugmentation`.
 """
 
+import copy
+import inspect
 import math
 
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator
 
 __all__ = [
     "FeatureAugment",
     "GrayscaleAugment",
     "ColorAugment",
+    "CallableAugmentation",
+    "BUILTIN_AUGMENTATIONS",
     "random_affine_matrices",
     "resolve_augmentation",
 ]
@@ -86,7 +98,7 @@ def _per_sample(n, generator, device, low, high):
     return _uniform(n, low, high, generator, device).view(n, 1, 1, 1)
 
 
-class GrayscaleAugment:
+class GrayscaleAugment(BaseEstimator):
     """Small grayscale images (digits-like): random affine, brightness, noise.
 
     No flips: handwriting is not mirror-invariant.
@@ -159,7 +171,7 @@ def _rotate_hue(x, turns):
     return torch.einsum("nij,njhw->nihw", mat, x)
 
 
-class ColorAugment:
+class ColorAugment(BaseEstimator):
     """Colour images: random resized crop, flip, colour jitter, grayscale.
 
     SimCLR/BYOL's recipe for small colour images, every parameter drawn per
@@ -221,7 +233,7 @@ class ColorAugment:
         return out
 
 
-class FeatureAugment:
+class FeatureAugment(BaseEstimator):
     """Feature vectors: SCARF-style corruption plus feature-scaled Gaussian noise.
 
     Each entry is, with probability ``corruption``, replaced by the same
@@ -255,20 +267,108 @@ def _identity(x, generator):
     return x
 
 
-def resolve_augmentation(spec, sample_shape):
+#: The library's augmentation classes by name (model files store them by name).
+BUILTIN_AUGMENTATIONS = {cls.__name__: cls for cls in (FeatureAugment, GrayscaleAugment, ColorAugment)}
+
+
+def _generator_mode(fn):
+    """How ``fn`` takes the random generator: ``'keyword'`` (a parameter named
+    ``generator``), ``'positional'`` (a second positional parameter; not for
+    modules, whose second argument is rarely a generator) or ``None``."""
+    target = fn.forward if isinstance(fn, torch.nn.Module) else fn
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return None
+    if "generator" in params:
+        return "keyword"
+    positional = [
+        p for p in params.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if not isinstance(fn, torch.nn.Module) and (
+        len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+    ):
+        return "positional"
+    return None
+
+
+class CallableAugmentation:
+    """A user's augmentation (callable or ``torch.nn.Module``) as ``aug(x, generator)``.
+
+    * A callable or module that takes a ``generator`` keyword, or a plain
+      callable with a second positional parameter, draws its randomness from
+      the fit's generator: reproducible, and nothing global is touched.
+    * Any other callable or module (torchvision's ``transforms.v2``, kornia)
+      draws from torch's *global* generator. It is then called inside
+      :func:`torch.random.fork_rng` with a seed drawn from the fit's
+      generator, so fits stay reproducible and the caller's global random
+      state is left as it was.
+
+    A module is deep-copied and moved to the training device (the user's
+    object is never modified). The output must be a tensor of the input's
+    shape. Note that torchvision's transforms draw *one* set of parameters
+    per call, i.e. per batch: every sample of a batch gets the same crop or
+    rotation (the two views still differ); kornia's augmentations draw per
+    sample.
+
+    Parameters
+    ----------
+    fn : callable or torch.nn.Module
+    device : str or torch.device, default='cpu'
+    """
+
+    def __init__(self, fn, device="cpu"):
+        if isinstance(fn, torch.nn.Module):
+            fn = copy.deepcopy(fn).to(device)
+        self.fn = fn
+        self.mode = _generator_mode(fn)
+
+    def __call__(self, x, generator):
+        if self.mode == "keyword":
+            out = self.fn(x, generator=generator)
+        elif self.mode == "positional":
+            out = self.fn(x, generator)
+        else:
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+            cuda = [x.device.index or 0] if x.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                out = self.fn(x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"The augmentation {self.fn!r} returned {got} for a batch of shape "
+                f"{tuple(x.shape)}; it must return a tensor of the same shape (images as "
+                "(n, channels, height, width) floats in [0, 1], vectors as (n, n_features))."
+            )
+        return out
+
+
+def resolve_augmentation(spec, sample_shape, device="cpu"):
     """The augmentation callable for ``spec`` and inputs of ``sample_shape``.
 
     Parameters
     ----------
-    spec : {'auto', 'features', 'grayscale', 'color', 'none'} or callable
+    spec : {'auto', 'features', 'grayscale', 'color', 'none'}, callable or torch.nn.Module
         ``'auto'`` picks ``'features'`` for vectors, ``'grayscale'`` for
-        single-channel images and ``'color'`` otherwise. A callable is used
-        as is: it receives ``(batch, generator)``.
+        single-channel images and ``'color'`` otherwise. The built-in
+        augmentation objects are used as they are; any other callable or
+        module is adapted by :class:`CallableAugmentation`.
     sample_shape : tuple of int
         ``(n_features,)`` or ``(channels, height, width)``.
+    device : str or torch.device, default='cpu'
+        Training device (a module is moved there).
+
+    Returns
+    -------
+    augment : callable
+        ``augment(batch, generator) -> batch``.
     """
-    if callable(spec):
+    if isinstance(spec, tuple(BUILTIN_AUGMENTATIONS.values())):
         return spec
+    if callable(spec):
+        return CallableAugmentation(spec, device)
     is_image = len(sample_shape) == 3
     if spec == "auto":
         spec = ("grayscale" if sample_shape[0] == 1 else "color") if is_image else "features"

@@ -1,4 +1,10 @@
-"""The scikit-learn surface: :class:`C2BINClusterer`."""
+"""The scikit-learn surface: :class:`C2BINClusterer`.
+
+The estimator validates its parameters and data, asks the training layer
+(:mod:`skc2bin.training`) to build and run a net, holds the fitted state
+(one pair of methods sets and reads it: :meth:`_set_fitted_state`,
+:meth:`_get_fitted_state`) and runs inference.
+"""
 
 import copy
 import warnings
@@ -16,42 +22,25 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import LRScheduler, PassthroughScoring, ProgressBar
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import Subset
 
+from ._threads import resolve_n_threads, torch_threads
 from ._validation import check_dataset, check_input
 from .augment import resolve_augmentation
-from .data import BatchIterator, default_num_workers, is_dataset, place_training_data, sample_dataset
+from .data import default_num_workers, is_dataset, sample_dataset
 from .metrics import silhouette_in_input_space, silhouette_sample
-from .networks import C2BINNetwork, build_backbone
+from .networks import build_network
+from .persistence import load_model, save_model
 from .preprocessing import fit_preprocessor
-from .training import (
-    EMA_CALLBACK,
-    LOSS_PARTS,
-    C2BINCriterion,
-    C2BINNet,
-    EMATarget,
-    WarmupCosine,
-)
+from .training import OPTIMIZERS, make_net, plan_batch_size
 
 __all__ = ["C2BINClusterer"]
-
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 #: Samples of a torch Dataset read to learn the normalisation statistics.
 _DATASET_STATS_SAMPLES = 10_000
 
-
-def _generator_state(generator):
-    """A torch.Generator's state as bytes (picklable, device-free)."""
-    return bytes(generator.get_state().numpy())
-
-
-def _generator_from_state(state, device):
-    generator = torch.Generator(device=device)
-    generator.set_state(torch.frombuffer(bytearray(state), dtype=torch.uint8))
-    return generator
+#: The fitted attributes, all set together by ``_set_fitted_state``.
+_FITTED_STATE = ("net", "input_spec", "n_clusters", "n_features_in", "feature_names_in", "labels_per_scale")
 
 
 def _as_tensor(X):
@@ -61,16 +50,6 @@ def _as_tensor(X):
         # unwritten; skc2bin only ever reads it.
         warnings.simplefilter("ignore", UserWarning)
         return torch.from_numpy(X)
-
-
-def _select_heads(net):
-    """Let every scale use its head with the lowest mean cluster loss over the
-    last epoch that recorded one (kept as it was if none did)."""
-    for epoch in reversed(net.history):
-        losses = [b["head_losses"] for b in epoch["batches"] if "head_losses" in b]
-        if losses:
-            net.module_.select_heads(torch.tensor(losses, dtype=torch.float64).mean(dim=0))
-            return
 
 
 class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -149,14 +128,22 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         local optima (two classes merged, another split); one head among
         several usually avoids them, and the loss tells which
         (``docs/method.md``).
-    augmentation : {'auto', 'features', 'grayscale', 'color', 'none'} or callable, default='auto'
+    augmentation : {'auto', 'features', 'grayscale', 'color', 'none'}, callable or torch.nn.Module, default='auto'
         ``'auto'`` picks ``'features'`` (SCARF-style corruption and noise)
         for vectors, ``'grayscale'`` (random affine, brightness, noise) for
         one-channel images and ``'color'`` (crop, flip, colour jitter,
-        grayscale) otherwise. A callable gets ``(batch, generator)`` — images
-        as ``(n, c, h, w)`` in ``[0, 1]``, vectors standardised — and must
-        return an augmented batch of the same shape, drawing randomness from
-        ``generator``.
+        grayscale) otherwise. To change their settings pass the objects
+        themselves, e.g. ``GrayscaleAugment(rotation=25)`` from
+        :mod:`skc2bin.augment` (searchable as ``augmentation__rotation`` in
+        :class:`~sklearn.model_selection.GridSearchCV`). Any callable or
+        ``torch.nn.Module`` (torchvision ``transforms.v2``, kornia) gets
+        whole batches — images as ``(n, c, h, w)`` floats in ``[0, 1]``,
+        vectors standardised — and must return a batch of the same shape.
+        It is reproducible either way: one that accepts a ``generator``
+        keyword (or a callable taking ``(batch, generator)``) draws from the
+        fit's generator; any other is run under a seed drawn from it, with
+        torch's global random state saved and restored around the call
+        (:class:`skc2bin.augment.CallableAugmentation`).
     image_shape : tuple of int, default=None
         Read each row of a 2-D ``X`` as an image of this shape: ``(height,
         width)`` or, per ``image_format``, ``(height, width, channels)``. For
@@ -191,7 +178,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         int, fits on the same data and CPU give identical results. The
         global torch seed is neither used nor changed.
     verbose : int, default=0
-        0 is silent; 1 prints a progress bar and a table of per-epoch losses.
+        0 is silent; 1 prints a progress bar and a table of per-epoch losses
+        (coloured only on a terminal); 2 also prints every batch's losses.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the training loop (e.g.
         ``skorch.callbacks.EarlyStopping(monitor='train_loss')``, which ends
@@ -202,7 +190,19 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         the current model for ``max_epochs`` more epochs (schedules extended
         to cover them) instead of starting anew. Only ``max_epochs`` and
         ``augmentation`` are re-read; the rest of the model is kept.
-
+    n_threads : int or 'auto', default='auto'
+        CPU threads torch computes with during each call (set on entry,
+        restored on exit). Results depend on it: reductions over several
+        threads round differently, and training amplifies the difference.
+        ``'auto'`` uses ``OMP_NUM_THREADS`` when that environment variable
+        is set (as torchrun and batch schedulers do), else the CPUs this
+        process may run on. joblib's worker processes set
+        ``OMP_NUM_THREADS`` themselves and are not fooled by it, so
+        ``GridSearchCV(..., n_jobs=k)`` gives the same results for every
+        ``k`` — unless you set ``OMP_NUM_THREADS`` yourself: then pass
+        ``n_threads`` explicitly. Fits with the same data, ``random_state``
+        and ``n_threads`` on the same CPU give identical results; GPU fits
+        are not bitwise reproducible.
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
@@ -227,6 +227,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``.
     device_ : str
         Device the model lives on.
+    n_features_out_ : int
+        Width of the representation returned by ``transform``.
 
     See Also
     --------
@@ -256,7 +258,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"cosine", "constant"})],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "base_momentum": [Interval(Real, 0, 1, closed="both")],
         "cluster_temperature": [Interval(Real, 0, None, closed="neither")],
         "cluster_weight": [Interval(Real, 0, None, closed="left")],
@@ -273,6 +275,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -305,6 +308,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         verbose=0,
         callbacks=None,
         warm_start=False,
+        n_threads="auto",
     ):
         self.n_clusters = n_clusters
         self.backbone = backbone
@@ -333,6 +337,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.verbose = verbose
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -390,6 +395,16 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
 
+    def _num_workers(self):
+        return default_num_workers() if self.num_workers == "auto" else self.num_workers
+
+    def _checked_data(self, X, *, reset):
+        """Validated ``X`` as a tensor (arrays) or as is (torch Datasets), and its spec."""
+        if is_dataset(X):
+            return check_dataset(self, X, reset=reset)
+        X, spec = check_input(self, X, reset=reset)
+        return _as_tensor(X), spec
+
     # --------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -426,7 +441,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         >>> est.labels_.shape, len(est.history_)
         ((60,), 2)
         """
-        return self._guarded_fit(X, self.max_epochs, continue_=self.warm_start)
+        if self.warm_start and hasattr(self, "net_"):
+            return self._guarded(self._continue, X, self.max_epochs)
+        return self._guarded(self._fit_new, X, self.max_epochs)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -450,113 +467,71 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         self : C2BINClusterer
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=4, random_state=0)
-        >>> for _ in range(2):
-        ...     est = est.partial_fit(X)
-        >>> len(est.history_)
-        2
         """
-        return self._guarded_fit(X, 1, continue_=True)
+        if hasattr(self, "net_"):
+            return self._guarded(self._continue, X, 1)
+        return self._guarded(self._fit_new, X, 1)
 
-    def _guarded_fit(self, X, epochs, continue_):
-        """Fit or continue, leaving the estimator untouched if anything fails.
+    def _guarded(self, run, X, epochs):
+        """``run(X, epochs)`` with torch's thread count fixed, leaving the
+        estimator untouched if anything fails.
 
         A KeyboardInterrupt inside the training loop is not a failure: the
         model keeps the weights reached so far (with a warning).
         """
         state = self.__dict__.copy()
         try:
-            if continue_ and hasattr(self, "net_"):
-                self._continue(X, epochs)
-            else:
-                self._fit_new(X, epochs)
+            with torch_threads(resolve_n_threads(self.n_threads)):
+                run(X, epochs)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
+        interrupted = self.net_.interrupted_
+        if interrupted is not None:
+            warnings.warn(
+                f"Training was interrupted (KeyboardInterrupt) after {interrupted} "
+                f"epoch(s) of {epochs}. The model keeps the weights reached so far; call "
+                "partial_fit, or fit with warm_start=True, to continue training.",
+                UserWarning,
+            )
         return self
 
     def _fit_new(self, X, epochs):
+        """Validate, build, train for ``epochs`` epochs, set the fitted state."""
         n_clusters = self._check_params()
         device = self._resolve_device()
         Xt, spec = self._checked_data(X, reset=True)
         self._check_n_samples(len(Xt), n_clusters)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
+        params = self.get_params(deep=False)
         if is_dataset(Xt):
             stats = sample_dataset(Xt, _DATASET_STATS_SAMPLES, seed, num_workers=self._num_workers())
         else:
             stats = Xt
         preprocessor = fit_preprocessor(stats, spec.layout, spec.sample_shape)
-        network, rep_dim = self._build_network(spec, n_clusters, preprocessor, seed)
-        batch_size = self._batch_size(len(Xt))
-        net = self._build_net(network, batch_size, (len(Xt) // batch_size) * self.max_epochs, device, spec)
-        net.max_epochs = epochs
-        self._rng_states_ = (
-            _generator_state(torch.Generator().manual_seed(seed)),
-            _generator_state(torch.Generator(device=device).manual_seed(seed + 1)),
+        network = build_network(params, spec.sample_shape, n_clusters, preprocessor, seed)
+        batch_size = plan_batch_size(self.batch_size, len(Xt))
+        net = make_net(
+            network, params, batch_size=batch_size, total_steps=(len(Xt) // batch_size) * self.max_epochs,
+            device=device, channels_last=spec.is_image, seed=seed,
         )
-        self.input_spec_ = spec
-        self.n_clusters_ = n_clusters
-        self._n_features_out = rep_dim
-        self._train(net, Xt, epochs)
 
-    def _build_network(self, spec, n_clusters, preprocessor, seed):
-        """The online network for inputs described by ``spec``; returns it and
-        the representation width."""
-        backbone = copy.deepcopy(self.backbone) if isinstance(self.backbone, torch.nn.Module) else self.backbone
-        # Weight initialisation draws from torch's global generator (modules
-        # take no generator argument): seed it inside fork_rng, which restores
-        # the caller's global RNG state on exit.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            backbone, rep_dim = build_backbone(
-                backbone, spec.sample_shape, self.representation_size, self.hidden_size
-            )
-            network = C2BINNetwork(
-                backbone, rep_dim, self.projection_size, self.hidden_size, n_clusters, preprocessor,
-                n_init=self.n_init,
-            )
-        return network, rep_dim
+        augment = resolve_augmentation(self.augmentation, spec.sample_shape, device)
+        net.train_epochs(Xt, epochs, augment, self._num_workers())
 
-    def _build_net(self, network, batch_size, total_steps, device, spec):
-        """The skorch net around ``network``, initialised (target included)."""
-        cuda = torch.device(device).type == "cuda"
-        precision = self.precision
-        if precision == "auto":
-            precision = "bfloat16" if cuda and torch.cuda.is_bf16_supported() else "float32"
-        net = C2BINNet(
-            module=network,
-            criterion=C2BINCriterion,
-            criterion__temperature=self.cluster_temperature,
-            criterion__cluster_weight=self.cluster_weight,
-            criterion__entropy_weight=self.entropy_weight,
-            **self._optimizer_kwargs(),
-            max_epochs=self.max_epochs,
-            batch_size=batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__drop_last=True,
-            iterator_valid=BatchIterator,
-            train_split=None,
-            callbacks=self._callbacks(total_steps),
-            device=device,
-            verbose=int(self.verbose > 0),
-            precision=precision,
-            # Channels-last convolutions: faster on GPUs (tensor cores) and,
-            # measured here, on CPUs too (benchmarks/throughput.py).
-            channels_last=spec.is_image,
-            compile_views=self.compile,
-        )
-        return net.initialize()
+        self._set_fitted_state({
+            "net": net,
+            "input_spec": spec,
+            "n_clusters": n_clusters,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+            "labels_per_scale": self._infer(net, Xt)[1],
+        })
 
     def _continue(self, X, epochs):
+        """Train the fitted model ``epochs`` more epochs on ``X``."""
         Xt, _ = self._checked_data(X, reset=False)
         if len(Xt) < 2:
             raise ValueError(
@@ -565,134 +540,83 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             )
         # Train a copy: if this call fails, the fitted model stays as it was.
         net = copy.deepcopy(self.net_)
-        net.max_epochs = epochs
-        callbacks = dict(net.callbacks_)
-        ema = callbacks[EMA_CALLBACK]
-        # Extend the schedules when this call runs past their end.
-        end = ema.step_ + (len(Xt) // min(net.batch_size, len(Xt))) * epochs
-        ema.total_steps = max(ema.total_steps, end)
-        if "lr_schedule" in callbacks:
-            schedule = callbacks["lr_schedule"].kwargs["lr_lambda"]
-            schedule.total_steps = max(schedule.total_steps, end)
-        self._train(net, Xt, epochs)
+        net.extend_schedules((len(Xt) // min(net.batch_size, len(Xt))) * epochs)
+        augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape, net.device)
+        net.train_epochs(Xt, epochs, augment, self._num_workers())
+        self._set_fitted_state({**self._get_fitted_state(), "net": net, "labels_per_scale": self._infer(net, Xt)[1]})
 
-    def _train(self, net, Xt, epochs):
-        """Run ``epochs`` epochs of ``net`` on ``Xt`` and set the fitted attributes."""
-        shuffle_state, augment_state = self._rng_states_
-        net.augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape)
-        net.generator = _generator_from_state(augment_state, net.device)
-        net.iterator_train__generator = _generator_from_state(shuffle_state, "cpu")
-        # Smaller data than planned (a partial_fit chunk) shrinks this call's
-        # batches only; net.batch_size stays the planned size.
-        net.iterator_train__batch_size = min(net.batch_size, len(Xt))
-        self._set_loader_options(net, Xt)
-        net.interrupted_ = None
-        net.stopped_early_ = None
-        # In-memory data go to the GPU once when they fit there (pinned host
-        # memory otherwise); this copy lives for this call only.
-        train_data, _ = place_training_data(Xt, net.device)
-        net.partial_fit(train_data, None)
-        del train_data
-        _select_heads(net)
-        self._rng_states_ = (
-            _generator_state(net.iterator_train__generator),
-            _generator_state(net.generator),
-        )
-        # Training-only state: not needed to predict, and a user's callable
-        # or a CUDA generator should not have to be picklable.
-        net.augment = None
-        net.generator = None
-        net.iterator_train__generator = None
-        for _, cb in net.callbacks_:
-            if isinstance(cb, LRScheduler):
-                # It references the optimizer; pickled through the callback
-                # list (not skorch's device-mapped state) its CUDA tensors
-                # would not load on a machine without a GPU.
-                cb.lr_scheduler_ = None
-        self.net_ = net
-        self.labels_per_scale_ = self._infer(Xt, embed=False)[1]
+    # ------------------------------------------------------------ fitted state
+    def _get_fitted_state(self):
+        """The fitted state as a dict (what :meth:`save` writes)."""
+        check_is_fitted(self)
+        return {
+            "net": self.net_,
+            "input_spec": self.input_spec_,
+            "n_clusters": self.n_clusters_,
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": getattr(self, "feature_names_in_", None),
+            "labels_per_scale": self.labels_per_scale_,
+        }
+
+    def _set_fitted_state(self, state):
+        """Set every fitted attribute from ``state`` (keys as :meth:`_get_fitted_state`)."""
+        missing = set(_FITTED_STATE) - set(state)
+        if missing:
+            raise ValueError(f"Fitted state lacks {sorted(missing)}.")
+        self.net_ = state["net"]
+        self.input_spec_ = state["input_spec"]
+        self.n_clusters_ = tuple(int(k) for k in state["n_clusters"])
+        self.n_features_in_ = int(state["n_features_in"])
+        if state["feature_names_in"] is not None:
+            self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.labels_per_scale_ = np.asarray(state["labels_per_scale"], dtype=np.int64)
         self.labels_ = self.labels_per_scale_[:, 0].copy()
-        if net.interrupted_ is not None:
-            warnings.warn(
-                f"Training was interrupted (KeyboardInterrupt) after {net.interrupted_} "
-                f"epoch(s) of {epochs}. The model keeps the weights reached so far; call "
-                "partial_fit, or fit with warm_start=True, to continue training.",
-                UserWarning,
-            )
 
-    def _num_workers(self):
-        return default_num_workers() if self.num_workers == "auto" else self.num_workers
+    @property
+    def n_features_out_(self):
+        """Width of the representation returned by :meth:`transform`."""
+        check_is_fitted(self)
+        return self.net_.module_.rep_dim
 
-    def _set_loader_options(self, net, X):
-        """DataLoader workers and pinned memory for a torch Dataset (arrays are sliced)."""
-        workers = self._num_workers() if is_dataset(X) else 0
-        pin = is_dataset(X) and torch.device(net.device).type == "cuda"
-        for prefix in ("iterator_train", "iterator_valid"):
-            setattr(net, f"{prefix}__num_workers", workers)
-            setattr(net, f"{prefix}__pin_memory", pin)
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(128, max(16, n_samples // 8), n_samples)
-        return min(self.batch_size, n_samples)
-
-    def _optimizer_kwargs(self):
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
-        kwargs = {"optimizer": optimizer, "lr": self.lr, "optimizer__weight_decay": self.weight_decay}
-        if optimizer is torch.optim.SGD:
-            kwargs["optimizer__momentum"] = 0.9
-        return kwargs
-
-    def _callbacks(self, total_steps):
-        callbacks = [(EMA_CALLBACK, EMATarget(self.base_momentum, total_steps))]
-        if self.lr_schedule == "cosine":
-            callbacks.append(
-                ("lr_schedule", LRScheduler(LambdaLR, lr_lambda=WarmupCosine(total_steps), step_every="batch"))
-            )
-        callbacks += [
-            (f"{part}_loss", PassthroughScoring(name=f"{part}_loss", on_train=True))
-            for part in LOSS_PARTS
-        ]
-        if self.verbose > 0:
-            callbacks.append(("progress_bar", ProgressBar()))
-        for i, cb in enumerate(copy.deepcopy(self.callbacks or [])):
-            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}_{type(cb).__name__}", cb))
-        return callbacks
+    @property
+    def _n_features_out(self):
+        # Read by ClassNamePrefixFeaturesOutMixin.get_feature_names_out.
+        return self.net_.module_.rep_dim
 
     # --------------------------------------------------------------- inference
-    def _infer(self, Xt, *, embed=False, proba=False):
-        """Stream ``Xt`` through the online network in eval mode.
+    def _infer(self, net, Xt, *, embed=False, proba=False):
+        """Stream ``Xt`` through ``net``'s online network in eval mode.
 
         Returns ``(embedding or None, labels per scale, primary proba or
         None)``, filled batch by batch into preallocated arrays.
         """
+        network = net.module_
         n = len(Xt)
-        labels = np.empty((n, len(self.n_clusters_)), dtype=np.int64)
-        emb = np.empty((n, self._n_features_out), dtype=np.float32) if embed else None
-        prob = np.empty((n, self.n_clusters_[0]), dtype=np.float64) if proba else None
+        n_scales = len(network.selected)
+        labels = np.empty((n, n_scales), dtype=np.int64)
+        emb = np.empty((n, network.rep_dim), dtype=np.float32) if embed else None
+        prob = None
         start = 0
-        for y, *heads in self.net_.forward_iter(Xt, training=False):
-            stop = start + len(y)
-            for j, p in enumerate(heads):
-                labels[start:stop, j] = p.argmax(dim=1).numpy()
-            if embed:
-                emb[start:stop] = y.numpy()
-            if proba:
-                prob[start:stop] = heads[0].double().numpy()
-            start = stop
+        with torch_threads(resolve_n_threads(self.n_threads)):
+            for y, *heads in net.forward_iter(Xt, training=False):
+                stop = start + len(y)
+                for j, p in enumerate(heads):
+                    labels[start:stop, j] = p.argmax(dim=1).numpy()
+                if embed:
+                    emb[start:stop] = y.numpy()
+                if proba:
+                    if prob is None:
+                        prob = np.empty((n, heads[0].shape[1]), dtype=np.float64)
+                    prob[start:stop] = heads[0].double().numpy()
+                start = stop
         return emb, labels, prob
-
-    def _checked_data(self, X, *, reset):
-        """Validated ``X`` as a tensor (arrays) or as is (torch Datasets), and its spec."""
-        if is_dataset(X):
-            return check_dataset(self, X, reset=reset)
-        X, spec = check_input(self, X, reset=reset)
-        return _as_tensor(X), spec
 
     def _inference_data(self, X):
         check_is_fitted(self)
         Xt, _ = self._checked_data(X, reset=False)
-        self._set_loader_options(self.net_, Xt)
+        self.net_.set_loader_options(Xt, self._num_workers())
         return Xt
 
     def predict(self, X):
@@ -705,17 +629,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
-        >>> est.predict(X[:4]).shape
-        (4,)
-        >>> bool((est.predict(X) == est.labels_).all())
-        True
         """
         return self.predict_per_scale(X)[:, 0]
 
@@ -730,17 +643,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         -------
         labels : ndarray of shape (n_samples, n_scales)
             Column ``j`` is the head with ``n_clusters_[j]`` clusters.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=(3, 6), max_epochs=2, random_state=0).fit(X)
-        >>> est.predict_per_scale(X[:4]).shape
-        (4, 2)
         """
-        return self._infer(self._inference_data(X))[1]
+        Xt = self._inference_data(X)
+        return self._infer(self.net_, Xt)[1]
 
     def predict_proba(self, X):
         """Soft assignments of the primary head.
@@ -753,18 +658,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         -------
         proba : ndarray of shape (n_samples, n_clusters_[0])
             Rows sum to one.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
-        >>> proba = est.predict_proba(X[:4])
-        >>> proba.shape, bool(abs(proba.sum(axis=1) - 1).max() < 1e-6)
-        ((4, 3), True)
         """
-        return self._infer(self._inference_data(X), proba=True)[2]
+        Xt = self._inference_data(X)
+        return self._infer(self.net_, Xt, proba=True)[2]
 
     def transform(self, X):
         """Learned representation of each sample (online backbone, eval mode).
@@ -775,20 +671,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Returns
         -------
-        embedding : ndarray of shape (n_samples, n_features_out), float32
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, representation_size=16, max_epochs=2,
-        ...                      random_state=0).fit(X)
-        >>> Z = est.transform(X[:4])
-        >>> Z.shape, Z.dtype
-        ((4, 16), dtype('float32'))
+        embedding : ndarray of shape (n_samples, n_features_out_), float32
         """
-        return self._infer(self._inference_data(X), embed=True)[0]
+        Xt = self._inference_data(X)
+        return self._infer(self.net_, Xt, embed=True)[0]
 
     def score(self, X, y=None):
         """Label-free quality of the primary clustering of ``X`` (higher is better).
@@ -810,29 +696,22 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Returns
         -------
         score : float in [-1, 1]
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
-        >>> -1.0 <= est.score(X) <= 1.0
-        True
         """
         Xt = self._inference_data(X)
         # Only the rows the silhouette will use are labelled and normalised.
         idx = silhouette_sample(len(Xt))
         sample = Subset(Xt, idx.tolist()) if is_dataset(Xt) else Xt[torch.as_tensor(idx)]
-        labels = self._infer(sample)[1][:, 0]
-        net, pre = self.net_, self.net_.module_.preprocessor
-        with torch.no_grad():
+        net = self.net_
+        labels = self._infer(net, sample)[1][:, 0]
+        pre = net.module_.preprocessor
+        with torch.no_grad(), torch_threads(resolve_n_threads(self.n_threads)):
             flat = np.concatenate([
-                pre(net._to_device(batch)).reshape(len(batch), -1).cpu().numpy()
+                pre(net.to_device(batch)).reshape(len(batch), -1).cpu().numpy()
                 for batch, _ in net.get_iterator(net.get_dataset(sample), training=False)
             ])
         return silhouette_in_input_space(flat, labels)
 
+    # ------------------------------------------------------------- persistence
     def save(self, path):
         """Save the fitted model to ``path`` without pickle (safetensors + JSON).
 
@@ -848,37 +727,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Examples
         --------
-        >>> import numpy as np, tempfile, os
-        >>> from skc2bin import C2BINClusterer
-        >>> X = np.random.RandomState(0).rand(40, 3)
-        >>> est = C2BINClusterer(n_clusters=2, max_epochs=1, random_state=0).fit(X)
-        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-        >>> est.save(path)
-        >>> bool((C2BINClusterer.load(path).predict(X) == est.predict(X)).all())
-        True
-        """
-        check_is_fitted(self)
-        from .persistence import save_model
-
-        save_model(self, path)
-
-    @classmethod
-    def load(cls, path, **overrides):
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        **overrides
-            Parameters saved as custom Python objects (e.g. ``backbone=``)
-            must be passed again.
-
-        Returns
-        -------
-        estimator : C2BINClusterer
-
-        Examples
-        --------
         >>> import os, tempfile
         >>> from sklearn.datasets import make_blobs
         >>> from skc2bin import C2BINClusterer
@@ -890,24 +738,33 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         >>> loaded.n_clusters_, bool((loaded.predict(X) == est.predict(X)).all())
         ((3,), True)
         """
-        from .persistence import load_model
+        save_model(path, self.get_params(deep=False), self._get_fitted_state())
 
-        return load_model(path, **overrides)
+    @classmethod
+    def load(cls, path, **overrides):
+        """Load a model written by :meth:`save` (example there).
+
+        Parameters
+        ----------
+        path : str or path-like
+        **overrides
+            Parameters saved as custom Python objects (e.g. ``backbone=``)
+            must be passed again; any other parameter may be changed.
+
+        Returns
+        -------
+        estimator : C2BINClusterer
+            Fitted; predicts exactly like the saved model.
+        """
+        params, state = load_model(path, validate=lambda p: cls(**p)._validate_params(), **overrides)
+        est = cls(**params)
+        est._set_fitted_state(state)
+        return est
 
     @property
     def device_(self):
         """Device the fitted model lives on (``'cpu'`` after loading a CUDA-fitted
-        model on a machine without a GPU).
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(X)
-        >>> est.device_
-        'cpu'
-        """
+        model on a machine without a GPU)."""
         check_is_fitted(self)
         return str(self.net_.device)
 
@@ -918,15 +775,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         One record per epoch with ``epoch``, ``dur``, ``train_loss``,
         ``instance_loss``, ``contrast_loss``, ``entropy_loss`` and
         ``ema_momentum``; read a column with ``history_[:, key]``.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import make_blobs
-        >>> from skc2bin import C2BINClusterer
-        >>> X, _ = make_blobs(n_samples=60, centers=3, random_state=0)
-        >>> est = C2BINClusterer(n_clusters=3, max_epochs=2, random_state=0).fit(X)
-        >>> len(est.history_[:, "train_loss"]), est.history_[-1, "epoch"]
-        (2, 2)
         """
         check_is_fitted(self)
         return self.net_.history
@@ -935,4 +783,6 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         tags = super().__sklearn_tags__()
         # transform returns float32 whatever the input dtype.
         tags.transformer_tags.preserves_dtype = ["float32"]
+        # 3-D (n, height, width) and 4-D image arrays are accepted.
+        tags.input_tags.three_d_array = True
         return tags

@@ -1,38 +1,11 @@
-"""The target network's exponential moving average (BYOL).
-
-Two pure pieces: the cosine momentum schedule and the in-place update of a
-target module from an online one.
+"""The target network's exponential moving average (BYOL): the in-place update
+of a target module from an online one. Its momentum schedule is
+:func:`skc2bin.schedules.cosine_momentum`.
 """
-
-import math
 
 import torch
 
-__all__ = ["cosine_momentum", "ema_update"]
-
-
-def cosine_momentum(step, total_steps, base_momentum):
-    """BYOL's momentum schedule.
-
-    ``tau = 1 - (1 - base) * (cos(pi * step / total) + 1) / 2``: ``base`` at
-    step 0, rising towards 1 (reached at ``step == total``).
-
-    Parameters
-    ----------
-    step : int
-        Optimizer steps taken so far (0-based).
-    total_steps : int
-        Steps in the whole fit; ``step`` is clipped to it.
-    base_momentum : float in [0, 1]
-
-    Returns
-    -------
-    tau : float
-    """
-    if total_steps <= 0:
-        return 1.0
-    progress = min(max(step, 0), total_steps) / total_steps
-    return 1.0 - (1.0 - base_momentum) * (math.cos(math.pi * progress) + 1.0) / 2.0
+__all__ = ["ema_update"]
 
 
 @torch.no_grad()
@@ -43,7 +16,9 @@ def ema_update(target, online, momentum, buffers="copy"):
     copied from the online network by default, so the target normalises with
     the same statistics the online network has just seen; ``buffers='ema'``
     averages floating-point buffers like the parameters (integer counters are
-    copied). Which is better is still to be measured (``docs/method.md``).
+    copied). Both gave identical labels (``benchmarks/tunables.py``): in training
+    the target's BatchNorm uses batch statistics, so its buffers never enter the
+    loss (``docs/method.md``).
 
     Parameters
     ----------

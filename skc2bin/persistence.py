@@ -18,6 +18,17 @@ version is refused with a ValueError. The digest detects accidental or naive
 changes; it is not a signature: someone who rewrites the digest too can still
 change the weights (but, unlike with pickle, not run code).
 
+This module writes and reads the estimator's *fitted state* (the dict of
+``C2BINClusterer._get_fitted_state``) and parameters; it never imports the
+estimator: :meth:`C2BINClusterer.save`/:meth:`~C2BINClusterer.load` call it.
+Networks and the net are rebuilt with the same module-level builders ``fit``
+uses (:func:`skc2bin.networks.build_network`,
+:func:`skc2bin.training.make_net`).
+
+Built-in augmentation objects (``GrayscaleAugment(rotation=25)``) are stored
+by class name and parameters and rebuilt on load; other Python objects are
+stored by ``repr`` only and must be passed again.
+
 The optimizer's moments are not stored: a loaded model predicts exactly like
 the saved one; training it further (``warm_start``/``partial_fit``) starts
 with fresh optimizer moments.
@@ -30,7 +41,10 @@ import numpy as np
 import torch
 
 from ._validation import InputSpec
-from .training import EMA_CALLBACK
+from .augment import BUILTIN_AUGMENTATIONS
+from .networks import build_network
+from .preprocessing import Preprocessor
+from .training import EMA_CALLBACK, make_net
 
 __all__ = ["save_model", "load_model", "FORMAT"]
 
@@ -52,58 +66,85 @@ def _digest(metadata, tensors):
     return h.hexdigest()
 
 
-def _param_to_json(name, value):
+def _value_to_json(value):
+    """A JSON value, or None when ``value`` is not plain data."""
     if isinstance(value, _JSON_TYPES):
         return value
-    if isinstance(value, (tuple, list)) and all(isinstance(v, _JSON_TYPES) for v in value):
-        return {"__tuple__": list(value)} if isinstance(value, tuple) else list(value)
+    if isinstance(value, (tuple, list)):
+        items = [_value_to_json(v) for v in value]
+        if all(i is not None or v is None for i, v in zip(items, value)):
+            return {"__tuple__": items} if isinstance(value, tuple) else items
+    return None
+
+
+def _param_to_json(name, value):
+    plain = _value_to_json(value)
+    if plain is not None or value is None:
+        return plain
     if name == "random_state" and isinstance(value, np.random.RandomState):
         return None  # only seeds the initial fit
+    if type(value) in BUILTIN_AUGMENTATIONS.values():
+        params = {k: _value_to_json(v) for k, v in value.get_params().items()}
+        if all(p is not None or value.get_params()[k] is None for k, p in params.items()):
+            return {"__augmentation__": type(value).__name__, "params": params}
     return {"__custom__": repr(value)}
 
 
 def _param_from_json(value):
     if isinstance(value, dict) and "__tuple__" in value:
-        return tuple(value["__tuple__"])
+        return tuple(_param_from_json(v) for v in value["__tuple__"])
+    if isinstance(value, list):
+        return [_param_from_json(v) for v in value]
+    if isinstance(value, dict) and "__augmentation__" in value:
+        cls = BUILTIN_AUGMENTATIONS.get(value["__augmentation__"])
+        if cls is None:
+            return {"__custom__": value["__augmentation__"]}
+        return cls(**{k: _param_from_json(v) for k, v in value["params"].items()})
     return value
 
 
-def save_model(estimator, path):
-    """Write a fitted :class:`C2BINClusterer` to ``path`` without pickle.
+def save_model(path, params, state):
+    """Write a fitted model to ``path`` without pickle.
 
-    Parameters that are Python objects (a custom backbone module, an
-    augmentation callable, callbacks, an optimizer class) are recorded by
-    name only; :func:`load_model` asks for them again.
+    Parameters
+    ----------
+    path : str or path-like
+    params : dict
+        The estimator's parameters (``get_params(deep=False)``). Python
+        objects among them (a custom backbone module, an augmentation
+        callable, callbacks, an optimizer class) are recorded by name only;
+        :func:`load_model` asks for them again.
+    state : dict
+        The estimator's fitted state (``_get_fitted_state()``).
     """
     from safetensors.torch import save_file
 
-    net = estimator.net_
-    tensors = {f"module.{k}": v.detach().cpu().contiguous() for k, v in net.module_.state_dict().items()}
-    tensors.update({f"target.{k}": v.detach().cpu().contiguous() for k, v in net.target_.state_dict().items()})
-    tensors["labels_per_scale"] = torch.from_numpy(np.ascontiguousarray(estimator.labels_per_scale_))
     from . import __version__
 
-    spec = estimator.input_spec_
-    callbacks = dict(net.callbacks_)
+    net = state["net"]
+    tensors = {f"module.{k}": v.detach().cpu().contiguous() for k, v in net.module_.state_dict().items()}
+    tensors.update({f"target.{k}": v.detach().cpu().contiguous() for k, v in net.target_.state_dict().items()})
+    tensors["labels_per_scale"] = torch.from_numpy(np.ascontiguousarray(state["labels_per_scale"]))
+    spec = state["input_spec"]
+    ema = dict(net.callbacks_)[EMA_CALLBACK]
+    names = state.get("feature_names_in")
     fitted = {
         "input_spec": {"layout": spec.layout, "raw_shape": list(spec.raw_shape),
                        "sample_shape": list(spec.sample_shape)},
-        "n_clusters": list(estimator.n_clusters_),
-        "n_features_in": estimator.n_features_in_,
-        "n_features_out": estimator._n_features_out,
-        "feature_names_in": (
-            [str(f) for f in estimator.feature_names_in_] if hasattr(estimator, "feature_names_in_") else None
-        ),
+        "n_clusters": list(state["n_clusters"]),
+        "n_features_in": state["n_features_in"],
+        "n_features_out": net.module_.rep_dim,
+        "feature_names_in": [str(f) for f in names] if names is not None else None,
         "batch_size": net.batch_size,
-        "ema_step": callbacks[EMA_CALLBACK].step_,
-        "ema_total_steps": callbacks[EMA_CALLBACK].total_steps,
-        "rng_states": [s.hex() for s in estimator._rng_states_],
+        "ema_step": ema.step_,
+        "ema_total_steps": ema.total_steps,
+        "rng_states": [s.hex() for s in net.rng_states_],
     }
     history = [{k: v for k, v in epoch.items() if k != "batches"} for epoch in net.history]
     metadata = {
         "format": FORMAT,
         "skc2bin_version": __version__,
-        "params": json.dumps({k: _param_to_json(k, v) for k, v in estimator.get_params().items()}),
+        "params": json.dumps({k: _param_to_json(k, v) for k, v in params.items()}),
         "fitted": json.dumps(fitted),
         "history": json.dumps(history),
     }
@@ -128,12 +169,15 @@ def _read(path):
     return metadata, tensors
 
 
-def load_model(path, **overrides):
+def load_model(path, validate=None, **overrides):
     """Read a model written by :func:`save_model`.
 
     Parameters
     ----------
     path : str or path-like
+    validate : callable, optional
+        Called with the parameters before anything is built (the estimator
+        passes its parameter validation), so bad overrides fail early.
     **overrides
         Values for parameters saved as custom Python objects (e.g.
         ``backbone=MyNet()``, which must have the saved architecture), or any
@@ -141,8 +185,11 @@ def load_model(path, **overrides):
 
     Returns
     -------
-    estimator : C2BINClusterer
-        Fitted; predicts exactly like the saved one.
+    params : dict
+        Parameters to construct the estimator with.
+    state : dict
+        Its fitted state (for ``C2BINClusterer._set_fitted_state``); the
+        model predicts exactly like the saved one.
 
     Raises
     ------
@@ -152,7 +199,6 @@ def load_model(path, **overrides):
         was not passed.
     """
     from . import __version__
-    from .clusterer import C2BINClusterer
 
     metadata, tensors = _read(path)
     if metadata.get("format") != FORMAT:
@@ -171,7 +217,7 @@ def load_model(path, **overrides):
         params = {k: _param_from_json(v) for k, v in json.loads(metadata["params"]).items()}
         fitted = json.loads(metadata["fitted"])
         history = json.loads(metadata["history"])
-    except (KeyError, json.JSONDecodeError) as exc:
+    except (KeyError, json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"{path} has malformed skc2bin metadata ({exc}).") from exc
 
     params["callbacks"] = None  # training-time objects are not stored
@@ -182,24 +228,23 @@ def load_model(path, **overrides):
             f"{path} was saved with custom Python objects for {custom}; pass them again, "
             f"e.g. C2BINClusterer.load(path, {custom[0]}=...)."
         )
+    if validate is not None:
+        validate(params)
 
-    est = C2BINClusterer(**params)
-    est._validate_params()
     spec = InputSpec(
         fitted["input_spec"]["layout"],
         tuple(fitted["input_spec"]["raw_shape"]),
         tuple(fitted["input_spec"]["sample_shape"]),
     )
     n_clusters = tuple(fitted["n_clusters"])
-    from .preprocessing import Preprocessor
-
-    network, rep_dim = est._build_network(spec, n_clusters, Preprocessor(spec.layout, spec.sample_shape), seed=0)
-    device = "cuda" if est.device != "cpu" and torch.cuda.is_available() else "cpu"
+    network = build_network(params, spec.sample_shape, n_clusters, Preprocessor(spec.layout, spec.sample_shape), 0)
+    device = "cuda" if params["device"] != "cpu" and torch.cuda.is_available() else "cpu"
     module_state = {k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")}
     target_state = {k[len("target."):]: v for k, v in tensors.items() if k.startswith("target.")}
     try:
         network.load_state_dict(module_state, strict=True)
-        net = est._build_net(network, fitted["batch_size"], fitted["ema_total_steps"], device, spec)
+        net = make_net(network, params, batch_size=fitted["batch_size"], total_steps=fitted["ema_total_steps"],
+                       device=device, channels_last=spec.is_image, seed=0)
         net.target_.load_state_dict(target_state, strict=True)
     except RuntimeError as exc:
         raise ValueError(
@@ -207,19 +252,18 @@ def load_model(path, **overrides):
             "If a custom backbone was passed, it must have the saved architecture."
         ) from exc
     dict(net.callbacks_)[EMA_CALLBACK].step_ = fitted["ema_step"]
+    net.rng_states_ = tuple(bytes.fromhex(s) for s in fitted["rng_states"])
     for epoch in history:
         net.history.new_epoch()
         for key, value in epoch.items():
             net.history.record(key, value)
-
-    est.net_ = net
-    est.input_spec_ = spec
-    est.n_clusters_ = n_clusters
-    est.n_features_in_ = fitted["n_features_in"]
-    if fitted["feature_names_in"] is not None:
-        est.feature_names_in_ = np.asarray(fitted["feature_names_in"], dtype=object)
-    est._n_features_out = rep_dim
-    est._rng_states_ = tuple(bytes.fromhex(s) for s in fitted["rng_states"])
-    est.labels_per_scale_ = tensors["labels_per_scale"].numpy().copy()
-    est.labels_ = est.labels_per_scale_[:, 0].copy()
-    return est
+    names = fitted["feature_names_in"]
+    state = {
+        "net": net,
+        "input_spec": spec,
+        "n_clusters": n_clusters,
+        "n_features_in": fitted["n_features_in"],
+        "feature_names_in": np.asarray(names, dtype=object) if names is not None else None,
+        "labels_per_scale": tensors["labels_per_scale"].numpy().copy(),
+    }
+    return params, state

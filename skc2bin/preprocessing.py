@@ -168,8 +168,12 @@ def fit_preprocessor(X, layout, sample_shape, chunk_size=8192):
     mean = mean * unit
     std = torch.sqrt(m2 / max(count, 1)) * unit
     # Constant features/channels (spread at rounding level relative to the
-    # mean): leave them centred, unscaled.
-    std = torch.where((std > 0) & (std > 1e-10 * mean.abs()), std, torch.ones_like(std))
+    # mean): leave them centred, unscaled. Image channels are standardised in
+    # float32 after the [0, 1] mapping (``after_augment``): a spread below
+    # 1e-6 there is below float32's resolution near 1 (and may underflow to
+    # 0 in float32, which divided by would give NaN), so it counts as constant.
+    floor = 1e-6 if pre.is_image else 0.0
+    std = torch.where((std > floor) & (std > 1e-10 * mean.abs()), std, torch.ones_like(std))
     pre.mean.copy_(mean.view_as(pre.mean))
     pre.std.copy_(std.view_as(pre.std))
     return pre

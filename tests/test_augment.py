@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -199,15 +200,151 @@ def test_resolve_none_is_identity():
     assert aug(x, _gen(1)) is x
 
 
-def test_resolve_callable_is_returned_as_is():
-    def my_aug(x, generator):
+def test_resolve_callable_gets_the_batch_and_the_generator():
+    seen = []
+
+    def my_aug(x, g):
+        seen.append(g)
         return x * 2
 
-    assert resolve_augmentation(my_aug, (5,)) is my_aug
-    assert resolve_augmentation(my_aug, (1, 8, 8)) is my_aug
+    adapted = resolve_augmentation(my_aug, (5,))
+    assert adapted.fn is my_aug and adapted.mode == "positional"
+    x, g = torch.ones(3, 5), torch.Generator()
+    assert torch.equal(adapted(x, g), x * 2) and seen == [g]
+    assert resolve_augmentation(lambda x, generator: x, (5,)).mode == "keyword"
+    builtin = GrayscaleAugment()
+    assert resolve_augmentation(builtin, (1, 8, 8)) is builtin
 
 
 @pytest.mark.parametrize("spec", ["grayscale", "color"])
 def test_resolve_image_augmentation_on_vectors_raises(spec):
     with pytest.raises(ValueError, match="image_shape"):
         resolve_augmentation(spec, (5,))
+
+
+# ------------------------------------------- augmentations as scikit-learn objects
+def test_builtin_augmentations_print_clone_and_set_params():
+    from sklearn.base import clone
+
+    from skc2bin.augment import ColorAugment, FeatureAugment, GrayscaleAugment
+
+    aug = GrayscaleAugment(rotation=25)
+    assert repr(aug) == "GrayscaleAugment(rotation=25)"
+    assert aug.get_params()["rotation"] == 25 and aug.get_params()["noise"] == 0.03
+    other = clone(aug).set_params(noise=0.0)
+    assert other.noise == 0.0 and aug.noise == 0.03
+    assert "crop_scale=(0.5, 1.0)" in repr(ColorAugment(crop_scale=(0.5, 1.0)))
+    assert repr(FeatureAugment()) == "FeatureAugment()"
+
+
+def test_estimator_repr_and_nested_params_show_the_augmentation():
+    from sklearn.base import clone
+
+    from skc2bin import C2BINClusterer
+    from skc2bin.augment import GrayscaleAugment
+
+    est = C2BINClusterer(augmentation=GrayscaleAugment(rotation=25))
+    assert "GrayscaleAugment(rotation=25)" in repr(est)
+    assert est.get_params()["augmentation__rotation"] == 25
+    est.set_params(augmentation__rotation=5)
+    assert est.augmentation.rotation == 5
+    copy = clone(est)
+    assert copy.augmentation is not est.augmentation and copy.augmentation.rotation == 5
+    html = est._repr_html_()
+    assert "GrayscaleAugment" in html and "object at 0x" not in html
+
+
+def test_grid_search_over_an_augmentation_parameter(digits_small):
+    from sklearn.model_selection import GridSearchCV
+
+    from skc2bin import C2BINClusterer
+    from skc2bin.augment import GrayscaleAugment
+
+    from .conftest import TINY
+
+    X, y = digits_small
+    search = GridSearchCV(
+        C2BINClusterer(**{**TINY, "n_clusters": 10, "max_epochs": 1}, image_shape=(8, 8),
+                       augmentation=GrayscaleAugment()),
+        {"augmentation__rotation": [0.0, 30.0]}, scoring="adjusted_rand_score", cv=2,
+    ).fit(X, y)
+    assert [p["augmentation__rotation"] for p in search.cv_results_["params"]] == [0.0, 30.0]
+    assert search.best_estimator_.augmentation.rotation in (0.0, 30.0)
+
+
+# ---------------------------------------------- torch modules and plain callables
+class _NoiseModule(torch.nn.Module):
+    """Draws from torch's global generator, like torchvision and kornia."""
+
+    def forward(self, x):
+        return (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
+
+
+class _GeneratorModule(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x, generator=None):
+        self.calls.append(generator)
+        return (x + 0.05 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+
+
+def _torchvision_affine():
+    from torchvision.transforms import v2
+
+    return v2.RandomAffine(15)
+
+
+def _darken(x):
+    return (x * 0.9).clamp(0, 1)
+
+
+def test_module_augmentation_is_seeded_from_the_fit_generator_and_keeps_global_state():
+    module = _NoiseModule()
+    adapted = resolve_augmentation(module, (1, 8, 8))
+    assert adapted.mode is None and adapted.fn is not module  # a copy, the user's object untouched
+    x = torch.rand(4, 1, 8, 8)
+    state = torch.random.get_rng_state()
+    a = adapted(x, torch.Generator().manual_seed(0))
+    b = adapted(x, torch.Generator().manual_seed(0))
+    c = adapted(x, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_module_taking_a_generator_receives_the_fit_generator():
+    module = _GeneratorModule()
+    adapted = resolve_augmentation(module, (1, 8, 8))
+    assert adapted.mode == "keyword"
+    g = torch.Generator().manual_seed(0)
+    adapted(torch.rand(2, 1, 8, 8), g)
+    assert adapted.fn.calls == [g]
+
+
+def test_augmentation_returning_another_shape_is_reported():
+    adapted = resolve_augmentation(lambda x: x[:, :, :4], (1, 8, 8))
+    with pytest.raises(ValueError, match="same shape"):
+        adapted(torch.rand(2, 1, 8, 8), torch.Generator())
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _NoiseModule(),
+    lambda: _torchvision_affine(),
+    lambda: _darken,
+])
+def test_fit_with_a_module_or_one_argument_callable_is_reproducible(digits_small, make):
+    from skc2bin import C2BINClusterer
+
+    from .conftest import TINY
+
+    X, _ = digits_small
+    params = {**TINY, "n_clusters": 3, "max_epochs": 2, "image_shape": (8, 8)}
+    a = C2BINClusterer(augmentation=make(), **params).fit(X)
+    b = C2BINClusterer(augmentation=make(), **params).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.transform(X[:5]), b.transform(X[:5]))
+    # The fitted estimator pickles (the adapted augmentation is training-only state).
+    import pickle
+
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(a)).predict(X), a.labels_)

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from skc2bin.ema import cosine_momentum, ema_update
+from skc2bin.ema import ema_update
+from skc2bin.schedules import cosine_momentum
 
 
 def test_cosine_momentum_endpoints_and_midpoint():

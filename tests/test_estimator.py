@@ -229,8 +229,8 @@ def test_score_is_higher_for_better_clusterings_and_punishes_collapse(blobs):
     assert score > 0.3
 
     class OneCluster(C2BINClusterer):
-        def _infer(self, Xt, **kw):
-            emb, labels, prob = super()._infer(Xt, **kw)
+        def _infer(self, net, Xt, **kw):
+            emb, labels, prob = super()._infer(net, Xt, **kw)
             return emb, np.zeros_like(labels), prob
 
     collapsed = OneCluster(n_clusters=3, **TINY).fit(X)
@@ -261,3 +261,120 @@ def test_every_tensor_is_pickled_through_skorchs_device_mapping(blobs, lr_schedu
 
     Spy(io.BytesIO()).dump(est)
     assert seen == []
+
+
+# ------------------------------------------------------------- logs and verbosity
+def test_log_has_no_colour_codes_when_not_a_terminal(blobs, capsys, monkeypatch):
+    X, _ = blobs
+    _est(verbose=1, max_epochs=3).fit(X)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out
+    # On a terminal skorch's colours stay.
+    import skc2bin.training.callbacks as callbacks
+
+    monkeypatch.setattr(callbacks, "_is_terminal", lambda stream: True)
+    _est(verbose=1, max_epochs=3).fit(X)
+    assert "\x1b[" in capsys.readouterr().out
+
+
+def test_verbose_2_prints_every_batch_losses(blobs, capsys):
+    X, _ = blobs  # 120 rows, batch 32, drop_last: 3 steps per epoch
+    _est(verbose=2, max_epochs=2).fit(X)
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 6
+    assert lines[0].startswith("epoch 1 batch 1: train_loss ") and "contrast_loss" in lines[0]
+    assert lines[-1].startswith("epoch 2 batch 3:")
+    _est(verbose=1, max_epochs=2).fit(X)
+    assert not [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+
+
+# ---------------------------------------------------------------- thread count
+class _Threads(Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.seen.append(torch.get_num_threads())
+
+
+def test_fit_runs_with_n_threads_and_restores_the_caller_setting(blobs):
+    X, _ = blobs
+    before = torch.get_num_threads()
+    est = _est(n_threads=1, callbacks=[_Threads()], max_epochs=2).fit(X)
+    spy = next(cb for _, cb in est.net_.callbacks_ if isinstance(cb, _Threads))
+    assert spy.seen == [1, 1]
+    assert torch.get_num_threads() == before
+    from skc2bin._threads import default_n_threads
+
+    auto = _est(callbacks=[_Threads()], max_epochs=1).fit(X)
+    spy = next(cb for _, cb in auto.net_.callbacks_ if isinstance(cb, _Threads))
+    assert spy.seen == [default_n_threads()]
+    assert torch.get_num_threads() == before
+
+
+def test_auto_threads_honour_omp_num_threads_outside_joblib_workers(monkeypatch):
+    from skc2bin._threads import available_cpus, default_n_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert default_n_threads() == available_cpus()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_n_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert default_n_threads() == available_cpus()
+
+
+def test_n_threads_is_validated():
+    with pytest.raises(ValueError, match="n_threads"):
+        _est(n_threads=0).fit([[0.0, 1.0]] * 10)
+
+
+def test_grid_search_results_do_not_depend_on_n_jobs(digits_small, monkeypatch):
+    """joblib's workers start torch with fewer threads; the estimator fixes
+    the count itself, so the search is identical whatever n_jobs."""
+    from sklearn.model_selection import GridSearchCV
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+    X, y = digits_small
+
+    def search(n_jobs):
+        return GridSearchCV(
+            _est(n_clusters=10, image_shape=(8, 8), max_epochs=3),
+            {"lr": [1e-3, 3e-3]}, scoring="adjusted_rand_score", cv=2, n_jobs=n_jobs,
+        ).fit(X, y).cv_results_
+
+    one, two = search(1), search(2)
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score", "rank_test_score"):
+        np.testing.assert_array_equal(one[key], two[key])
+
+
+# -------------------------------------------------------------- fitted state, tags
+def test_fitted_state_has_one_owner(fitted):
+    est, X = fitted
+    state = est._get_fitted_state()
+    other = C2BINClusterer(**est.get_params())
+    other._set_fitted_state(state)
+    np.testing.assert_array_equal(other.labels_, est.labels_)
+    np.testing.assert_array_equal(other.predict(X[:10]), est.predict(X[:10]))
+    assert other.n_features_out_ == est.n_features_out_ == TINY["representation_size"]
+    with pytest.raises(ValueError, match="lacks"):
+        other._set_fitted_state({"net": est.net_})
+
+
+def test_tags_say_image_arrays_are_accepted():
+    tags = C2BINClusterer().__sklearn_tags__()
+    assert tags.input_tags.three_d_array
+    assert tags.transformer_tags.preserves_dtype == ["float32"]
+
+
+def test_outputs_do_not_depend_on_the_batch_a_sample_falls_in(fitted):
+    """Inference pads short batches to the batch size: a sample's outputs are
+    bit-identical whether predicted alone, in another order or with others."""
+    est, X = fitted
+    rng = np.random.RandomState(0)
+    order = rng.permutation(len(X))
+    proba = est.predict_proba(X)
+    np.testing.assert_array_equal(est.predict_proba(X[order]), proba[order])
+    np.testing.assert_array_equal(est.predict_proba(X[7:8]), proba[7:8])
+    np.testing.assert_array_equal(est.transform(X[order[:45]]), est.transform(X)[order[:45]])

@@ -566,3 +566,12 @@ def test_regression_empty_images_reach_torch(shape, fmt):
     with pytest.raises(ValueError) as info:
         _fit(np.empty(shape), 2, image_format=fmt)
     assert_clean_error(info.value)
+
+
+def test_image_channel_with_a_spread_below_float32_resolution_is_constant():
+    """A channel whose spread is 1e-68 of the image range underflowed to a zero
+    standard deviation in float32 and made the first loss NaN (found by the
+    property test above)."""
+    X = np.array([[[[6.80380279e-68, 1.0, 0.0]]], [[[0.0, 0.0, 0.0]]]])
+    est = _fit(X, 1)
+    assert np.isfinite(est.history_[-1, "train_loss"])

@@ -219,3 +219,27 @@ def test_online_target_pair_lines_up_with_target_parameters():
     buf_o = list(net.online_target_pair().buffers())
     buf_t = list(target.buffers())
     assert [b.shape for b in buf_o] == [b.shape for b in buf_t]
+
+
+def test_mlp_layers_builds_linear_bn_relu_stacks():
+    from skc2bin.networks.blocks import mlp_layers
+
+    layers = mlp_layers([5, 7, 6, 3])
+    assert [type(m).__name__ for m in layers] == [
+        "Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Linear"]
+    assert [(m.in_features, m.out_features) for m in layers if isinstance(m, torch.nn.Linear)] == [
+        (5, 7), (7, 6), (6, 3)]
+    assert [type(m).__name__ for m in mlp_layers([4, 2])] == ["Linear"]
+    with pytest.raises(ValueError, match="input and an output"):
+        mlp_layers([4])
+
+
+def test_backbone_and_heads_keep_their_parameter_names():
+    """Saved model files name parameters by position; the shared builder must
+    keep the layout of the MLP backbone and heads."""
+    from skc2bin.networks import ClusterHead, MLPBackbone, MLPHead
+
+    assert list(MLPBackbone(4, 8, 2).state_dict())[:3] == ["0.weight", "0.bias", "1.weight"]
+    assert "6.weight" in MLPBackbone(4, 8, 2).state_dict()
+    assert "3.weight" in MLPHead(4, 8, 2).state_dict()
+    assert "mlp.3.weight" in ClusterHead(4, 3).state_dict()

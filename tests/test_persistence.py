@@ -138,3 +138,35 @@ def test_save_before_fit():
 
     with pytest.raises(NotFittedError):
         C2BINClusterer().save("never.safetensors")
+
+
+def test_builtin_augmentation_objects_round_trip_without_overrides(digits_small, tmp_path):
+    from skc2bin.augment import GrayscaleAugment
+
+    X, _ = digits_small
+    aug = GrayscaleAugment(rotation=25.0, scale=(0.9, 1.1))
+    est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1}, image_shape=(8, 8), augmentation=aug).fit(X)
+    path = tmp_path / "m.safetensors"
+    est.save(path)
+    loaded = C2BINClusterer.load(path)  # no override needed for the library's own classes
+    assert isinstance(loaded.augmentation, GrayscaleAugment)
+    assert loaded.augmentation.get_params() == aug.get_params()
+    assert loaded.augmentation is not aug
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_persistence_needs_no_estimator_internals():
+    """persistence reads and writes a params dict and a fitted-state dict; it
+    imports neither the estimator nor its private builders (no import cycle)."""
+    import ast
+    import inspect
+
+    import skc2bin.persistence as persistence
+
+    tree = ast.parse(inspect.getsource(persistence))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "clusterer" not in imported and not any("clusterer" in m for m in imported)
+    assert "C2BINClusterer(" not in inspect.getsource(persistence)
+    assert "._build" not in inspect.getsource(persistence)

@@ -9,7 +9,7 @@ from skorch.dataset import Dataset
 from torch import nn
 
 from skc2bin import C2BINClusterer
-from skc2bin.ema import cosine_momentum
+from skc2bin.schedules import cosine_momentum
 from skc2bin.data import BatchIterator
 from skc2bin.training import EMATarget
 
@@ -170,3 +170,77 @@ def test_history_momentum_follows_the_schedule(fitted):
     assert last == pytest.approx(1 - 0.01 * (1 - np.sqrt(0.5)) / 2, rel=1e-12)
     assert 0.99 < last < 1.0
     assert dict(fitted.net_.callbacks_)["ema_target"].step_ == 4
+
+
+# ------------------------------------------------ the net builds its own callbacks
+def test_net_default_callbacks_provide_ema_scorings_heads_and_schedule():
+    from skc2bin.training import EMA_CALLBACK, LR_CALLBACK
+
+    X = np.random.RandomState(0).randn(40, 5)
+    est = C2BINClusterer(n_clusters=3, **{**TINY, "max_epochs": 1, "batch_size": 16, "lr_schedule": "cosine"}).fit(X)
+    names = [name for name, _ in est.net_.callbacks_]
+    for name in ("epoch_timer", "train_loss", "instance_loss", "contrast_loss", "entropy_loss",
+                 EMA_CALLBACK, LR_CALLBACK, "select_heads", "print_log"):
+        assert name in names, name
+    assert "progress_bar" not in names and "batch_log" not in names  # verbose=0
+    # The estimator passes no callbacks of its own: only the user's go in.
+    assert est.net_.callbacks == []
+
+
+def test_pickled_net_drops_training_only_state(fitted):
+    import pickle
+
+    net = fitted.net_
+    net.augment = lambda x, g: x  # not picklable: must not be pickled
+    try:
+        clone = pickle.loads(pickle.dumps(net))
+    finally:
+        net.augment = None
+    assert clone.augment is None and clone.generator is None
+    assert clone.iterator_train__generator is None
+    assert clone.rng_states_ == net.rng_states_
+
+
+def test_extend_schedules_covers_more_steps(fitted):
+    import copy
+
+    from skc2bin.training import EMA_CALLBACK
+
+    net = copy.deepcopy(fitted.net_)
+    ema = dict(net.callbacks_)[EMA_CALLBACK]
+    assert ema.step_ == ema.total_steps == 4
+    net.extend_schedules(6)
+    assert ema.total_steps == net.total_steps == 10
+    net.extend_schedules(2)  # already covered: unchanged
+    assert ema.total_steps == 10
+
+
+def test_select_heads_callback_picks_the_lowest_loss_head_per_scale():
+    from skc2bin.training import SelectHeads
+
+    selected = []
+    net = SimpleNamespace(
+        history=[{"batches": [{"head_losses": [3.0, 1.0, 2.0, 5.0]}, {"head_losses": [3.0, 1.0, 4.0, 1.0]}]},
+                 {"batches": []}],
+        module_=SimpleNamespace(select_heads=lambda losses: selected.append(losses.tolist())),
+    )
+    SelectHeads().on_train_end(net)
+    assert selected == [[3.0, 1.0, 3.0, 3.0]]  # mean over the last epoch that recorded losses
+
+
+def test_make_net_builds_what_fit_builds(fitted):
+    """The module-level builder, given the estimator's parameters, builds the
+    net fit trained (same class, settings and callbacks)."""
+    from skc2bin.networks import build_network
+    from skc2bin.preprocessing import Preprocessor
+    from skc2bin.training import make_net
+
+    params = fitted.get_params(deep=False)
+    spec = fitted.input_spec_
+    network = build_network(params, spec.sample_shape, fitted.n_clusters_,
+                            Preprocessor(spec.layout, spec.sample_shape), seed=0)
+    net = make_net(network, params, batch_size=16, total_steps=4, device="cpu", channels_last=False, seed=0)
+    assert type(net) is type(fitted.net_)
+    assert [n for n, _ in net.callbacks_] == [n for n, _ in fitted.net_.callbacks_]
+    assert net.criterion_.temperature == fitted.cluster_temperature
+    assert isinstance(net.optimizer_, torch.optim.AdamW)

@@ -1,6 +1,7 @@
 """Networks of C2BIN: backbones, heads and the online/target networks."""
 
 from .backbones import MLPBackbone, SmallCNN, cifar_resnet18, build_backbone
+from .build import build_network
 from .heads import ClusterHead, MLPHead
 from .model import C2BINNetwork, TargetNetwork
 
@@ -9,6 +10,7 @@ __all__ = [
     "SmallCNN",
     "cifar_resnet18",
     "build_backbone",
+    "build_network",
     "MLPHead",
     "ClusterHead",
     "C2BINNetwork",

@@ -9,6 +9,8 @@ import math
 import torch
 from torch import nn
 
+from .blocks import mlp_layers
+
 __all__ = ["MLPBackbone", "SmallCNN", "cifar_resnet18", "build_backbone", "representation_dim"]
 
 
@@ -27,15 +29,7 @@ class MLPBackbone(nn.Sequential):
     """
 
     def __init__(self, in_dim, hidden_dim, out_dim):
-        super().__init__(
-            nn.Linear(in_dim, hidden_dim),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, hidden_dim),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, out_dim),
-        )
+        super().__init__(*mlp_layers([in_dim, hidden_dim, hidden_dim, out_dim]))
         self.out_dim = out_dim
 
 

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from .blocks import mlp_layers
+
 __all__ = ["MLPHead", "ClusterHead"]
 
 
@@ -16,12 +18,7 @@ class MLPHead(nn.Sequential):
     """
 
     def __init__(self, in_dim, hidden_dim, out_dim):
-        super().__init__(
-            nn.Linear(in_dim, hidden_dim),
-            nn.BatchNorm1d(hidden_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden_dim, out_dim),
-        )
+        super().__init__(*mlp_layers([in_dim, hidden_dim, out_dim]))
 
 
 class ClusterHead(nn.Module):
@@ -54,12 +51,7 @@ class ClusterHead(nn.Module):
         super().__init__()
         self.n_clusters = n_clusters
         self.logit_scale = logit_scale
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, in_dim),
-            nn.BatchNorm1d(in_dim),
-            nn.ReLU(inplace=True),
-            nn.Linear(in_dim, n_clusters),
-        )
+        self.mlp = nn.Sequential(*mlp_layers([in_dim, in_dim, n_clusters]))
 
     def forward(self, y):
         return torch.softmax(self.mlp(y) * self.logit_scale, dim=1)

@@ -56,6 +56,8 @@ class C2BINNetwork(nn.Module):
 
     Attributes
     ----------
+    rep_dim : int
+        Width of the representation (what ``transform`` returns).
     heads : torch.nn.ModuleList
         ``n_init`` heads per scale, scale by scale.
     selected : Tensor of shape (n_scales,)
@@ -67,6 +69,7 @@ class C2BINNetwork(nn.Module):
         super().__init__()
         self.preprocessor = preprocessor
         self.backbone = backbone
+        self.rep_dim = int(rep_dim)
         self.projector = MLPHead(rep_dim, hidden_dim, projection_dim)
         self.predictor = MLPHead(projection_dim, hidden_dim, projection_dim)
         self.n_init = n_init

@@ -9,6 +9,7 @@ Its numbers mean nothing.
 """
 
 import argparse
+import os
 import platform
 import time
 
@@ -57,7 +58,9 @@ def fit_scored(est, X, y, seed, label):
 
 def versions():
     """One line: machine, torch threads and the versions that shape the numbers."""
-    return (f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+    from skc2bin._threads import default_n_threads
+
+    return (f"machine: {platform.machine()}, {default_n_threads()} torch threads, "
             f"python {platform.python_version()}, torch {torch.__version__}, "
             f"scikit-learn {sklearn.__version__}, skorch {skorch.__version__}, skc2bin {skc2bin.__version__}")
 
@@ -97,7 +100,7 @@ def benchmark_parser(doc, *, seeds=(0, 1, 2)):
                         help="tiny run (few samples, one epoch, small model, one seed) that checks the "
                              "script works end to end in seconds; its numbers mean nothing")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice, e.g. from OMP_NUM_THREADS)")
+                        help="torch CPU threads (default: the estimator's n_threads='auto': OMP_NUM_THREADS, else all CPUs)")
     return parser
 
 
@@ -107,6 +110,8 @@ def parse_args(parser, argv=None):
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+        # C2BINClusterer(n_threads='auto') reads OMP_NUM_THREADS in each call.
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.smoke and "seeds" in vars(args) and args.seeds == parser.get_default("seeds"):
         args.seeds = args.seeds[:1]
     return args

@@ -18,6 +18,7 @@ The JPEG images are slightly blurrier than CIFAR-10's original pixels (see share
 numbers are close to, not exactly comparable with, published CIFAR-10 results.
 """
 
+import json
 import math
 import sys
 import time
@@ -44,6 +45,13 @@ def main():
     parser.add_argument("--backbone", default="auto")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train this many epochs instead of fitting them to --budget (no probe fit)")
+    parser.add_argument("--batch-size", default=None, help="batch_size (default: the estimator's)")
+    parser.add_argument("--lr", type=float, default=None, help="lr (default: the estimator's)")
+    parser.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
+    parser.add_argument("--compile", action="store_true", help="compile=True")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parse_args(parser)
     score_split = args.score_split or args.split
     load = synthetic_cifar10 if args.smoke else cifar10
@@ -54,13 +62,27 @@ def main():
     print(versions())
     print(f"loaded {args.split} {X.shape} (+ scored split {score_split}) in {time.perf_counter() - t0:.1f} s")
 
-    params = model_params(args, n_clusters=10, backbone=args.backbone, device=args.device, random_state=args.seed)
+    options = {"backbone": args.backbone, "device": args.device, "random_state": args.seed}
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+    if args.lr is not None:
+        options["lr"] = args.lr
+    if args.lr_schedule is not None:
+        options["lr_schedule"] = args.lr_schedule
+    if args.compile:
+        options["compile"] = True
+    params = model_params(args, n_clusters=10, **options)
     params.pop("max_epochs", None)  # set from the budget below
-    t0 = time.perf_counter()
-    probe = C2BINClusterer(max_epochs=1, **params).fit(X)
-    epoch_s = time.perf_counter() - t0
-    epochs = 1 if args.smoke else max(1, math.floor(args.budget / epoch_s))
-    print(f"one epoch: {epoch_s:.1f} s on {probe.device_} -> max_epochs={epochs}", flush=True)
+    if args.smoke:
+        epochs = 1
+    elif args.epochs is not None:
+        epochs = args.epochs
+    else:
+        t0 = time.perf_counter()
+        probe = C2BINClusterer(max_epochs=1, **params).fit(X)
+        epoch_s = time.perf_counter() - t0
+        epochs = max(1, math.floor(args.budget / epoch_s))
+        print(f"one epoch: {epoch_s:.1f} s on {probe.device_} -> max_epochs={epochs}", flush=True)
 
     t0 = time.perf_counter()
     est = C2BINClusterer(max_epochs=epochs, verbose=0, **params).fit(X)
@@ -84,6 +106,20 @@ def main():
     print(markdown_row("KMeans (pixels)", *(f"{v:.3f}" for v in (km_acc, km_nmi, km_ari)), "–", f"{km_s:.0f}"))
     sizes = np.bincount(labels, minlength=10)
     print(f"\ncluster sizes: {sorted(sizes.tolist())}")
+    if args.json:
+        durations = est.history_[:, "dur"]
+        result = {
+            "train_split": args.split, "score_split": score_split, "n_train": len(X), "n_scored": len(Xs),
+            "params": {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                       for k, v in est.get_params(deep=False).items()},
+            "device": est.device_, "epochs": epochs, "fit_s": fit_s,
+            "s_per_epoch": float(np.median(durations)), "first_epoch_s": float(durations[0]),
+            "train_samples_per_s": len(X) / float(np.median(durations)),
+            "acc": acc, "nmi": nmi, "ari": ari, "knn_acc": knn,
+            "kmeans": {"acc": km_acc, "nmi": km_nmi, "ari": km_ari},
+            "cluster_sizes": sorted(sizes.tolist()),
+        }
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

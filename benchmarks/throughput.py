@@ -239,6 +239,7 @@ def main():
     parser.add_argument("--image-folder", default=None,
                         help="also time reading this ImageFolder (e.g. the unpacked CIFAR-10 test split)")
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parse_args(parser)
     for name, full, smoke in [("batch_size", 256, 32), ("warmup", 5, 1), ("batches", 30, 2),
                               ("workers", sorted({1, os.cpu_count() or 1}), [0])]:
@@ -255,6 +256,14 @@ def main():
     print(table_header("pipeline", "samples/s (two views each)", "ratio to the best conventional"))
     for name, rate in rows:
         print(markdown_row(name, f"{rate:.0f}", f"{rate / base:.2f}"))
+
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(
+            {"batch_size": args.batch_size, "backbone": args.backbone, "device": str(args.device),
+             "rows": [{"pipeline": name, "samples_per_s": rate, "ratio_to_best_conventional": rate / base}
+                      for name, rate in rows]}, indent=2))
 
     if not args.skip_scaling:
         print()

@@ -34,6 +34,8 @@ EXPECTED = {
     "defaults_survey": ["| data | C2BIN ACC | C2BIN NMI | C2BIN fit s | KMeans ACC | KMeans NMI |",
                         "| digits 16x16 images | "],
     "vector_defaults": ["| variant | ACC per seed | mean ACC | fit s |", "| noise 0.3 | "],
+    "gpu_check": ["| pipeline | two-view samples/s | ratio to the best conventional |",
+                  "| skc2bin (batched, on-device augmentation) | ", "| KMeans (pixels) | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
 }
 

@@ -214,3 +214,24 @@ def test_channels_last_layout_gives_the_same_network_outputs(digits_small):
     view = est.net_.make_views(torch.from_numpy(X[:32]))[0]
     assert view.is_contiguous(memory_format=torch.channels_last) and not view.is_contiguous()
     assert plain.net_.make_views(torch.from_numpy(X[:32]))[0].is_contiguous()
+
+
+def test_resnet18_backbone_trains_a_step_on_colour_images():
+    """The GPU recipe's backbone runs its training step (and inference) on the CPU too."""
+    X = np.random.RandomState(0).randint(0, 256, (8, 16, 16, 3)).astype(np.uint8)
+    est = _est(backbone="resnet18", n_clusters=2, max_epochs=1, batch_size=4, lr_schedule="cosine").fit(X)
+    assert est.n_features_out_ == 512 and est.transform(X[:3]).shape == (3, 512)
+    assert len(est.history_[-1]["batches"]) == 2 and np.isfinite(est.history_[-1, "train_loss"])
+
+
+@pytest.mark.slow
+def test_compile_really_compiles_on_cpu(blobs):
+    """torch.compile (inductor, needs a C++ compiler) trains the same model
+    as the eager pass, up to rounding, where it works on this machine."""
+    X, _ = blobs
+    try:
+        compiled = _est(compile=True, max_epochs=2, n_clusters=3).fit(X)
+    except Exception as exc:  # no compiler, unsupported platform
+        pytest.skip(f"torch.compile does not work here: {type(exc).__name__}: {exc}")
+    eager = _est(max_epochs=2, n_clusters=3).fit(X)
+    np.testing.assert_allclose(compiled.history_[:, "train_loss"], eager.history_[:, "train_loss"], rtol=1e-3)

@@ -72,7 +72,8 @@ def test_each_scale_keeps_its_head_with_the_lowest_last_epoch_loss(fitted):
         xt = torch.as_tensor(X[:10])
         y = network.backbone(network.preprocessor(xt))
         proba = network.heads[expected[0]](y).double().numpy()
-    np.testing.assert_allclose(est.predict_proba(X[:10]), proba, rtol=1e-6)
+    # (Inference pads the 10 rows to a full batch: the products round differently.)
+    np.testing.assert_allclose(est.predict_proba(X[:10]), proba, rtol=1e-6, atol=1e-7)
 
 
 def test_n_init_one_trains_one_head_per_scale(blobs):

@@ -52,6 +52,11 @@ numpydoc_validation_exclude = {
     # Building blocks documented for reference (and for custom backbones and
     # augmentations), without Examples of their own.
     r"^skc2bin\.networks\.", r"^skc2bin\.losses\.", r"^skc2bin\.augment\.",
+    # Methods and properties of the estimator shown by the class's Examples
+    # (as in scikit-learn, whose estimators keep examples on the class: one
+    # fitted estimator instead of a full fit repeated in every method).
+    r"^skc2bin\.C2BINClusterer\.(predict|predict_per_scale|predict_proba|transform|score|partial_fit|load"
+    r"|device_|history_|n_features_out_)$",
     # Exception classes and module pages.
     r"^skc2bin\.TrainingDivergedError", r"^skc2bin\.(metrics|plotting|networks|losses|augment)$",
 }

@@ -203,6 +203,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``n_threads`` explicitly. Fits with the same data, ``random_state``
         and ``n_threads`` on the same CPU give identical results; GPU fits
         are not bitwise reproducible.
+
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
@@ -239,12 +240,23 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     >>> from sklearn.datasets import load_digits
     >>> from skc2bin import C2BINClusterer
     >>> X, y = load_digits(return_X_y=True)
-    >>> est = C2BINClusterer(n_clusters=(10, 30), image_shape=(8, 8),
-    ...                      max_epochs=2, random_state=0).fit(X)
+    >>> est = C2BINClusterer(n_clusters=(10, 30), image_shape=(8, 8), max_epochs=2,
+    ...                      device='cpu', random_state=0).fit(X)
     >>> est.labels_.shape, est.labels_per_scale_.shape
     ((1797,), (1797, 2))
     >>> est.transform(X[:5]).shape
     (5, 128)
+    >>> est.predict(X[:5]).shape, est.predict_per_scale(X[:5]).shape, est.predict_proba(X[:5]).shape
+    ((5,), (5, 2), (5, 10))
+    >>> bool((est.predict(X) == est.labels_).all())
+    True
+    >>> -1.0 <= est.score(X) <= 1.0
+    True
+    >>> len(est.history_), est.device_
+    (2, 'cpu')
+    >>> est = est.partial_fit(X)  # one more epoch
+    >>> len(est.history_)
+    3
     """
 
     _parameter_constraints = {
@@ -671,7 +683,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Returns
         -------
-        embedding : ndarray of shape (n_samples, n_features_out_), float32
+        embedding : ndarray of shape (n_samples, ``n_features_out_``), float32
         """
         Xt = self._inference_data(X)
         return self._infer(self.net_, Xt, embed=True)[0]

@@ -1,29 +1,44 @@
-"""Clustering quality of C2BIN with its defaults beside classic baselines, on the same data in one run.
+"""Clustering quality of C2BIN seed by seed, beside classic baselines, on many data sets (issues 3, 13).
 
-For every data set and every seed: C2BINClusterer(n_clusters=k, random_state=seed), every other
-parameter default (the backbone and augmentations are picked from the input's shape: images vs
-feature vectors, and the image size); KMeans (n_init=10), spectral clustering (nearest-neighbour
-affinity) and UMAP (10 components, min_dist=0) + a Gaussian mixture on the same inputs, flattened
-(pixels as they are; feature vectors standardised). Reports ACC (Hungarian), NMI, ARI and fit wall
-time, mean ± std over the seeds, as Markdown tables for docs/benchmarks.md. Fitted and scored on the
-same samples; labels are used only for scoring.
+For every data set, seed and variant: ``C2BINClusterer(n_clusters=k, random_state=seed, **variant)``
+(a variant is a named set of parameters: ``default`` sets none, ``old`` is ``refine=None``, the
+behaviour of skc2bin 0.1 without the refinement phase; ``--param NAME=VALUE`` adds one more). Every
+other parameter is default: backbone and augmentations are picked from the input (images vs feature
+vectors, image size). Beside it, on the same inputs in the same run, flattened (pixels as they are,
+feature vectors standardised): KMeans (n_init=10), spectral clustering (10-NN affinity) and UMAP
+(10 components, min_dist=0) + a Gaussian mixture. Fitted and scored on the same samples; labels
+are used only for scoring.
 
-Data sets (all local): scikit-learn's digits as 8x8 images, the same images upscaled (bilinear)
-to 16x16 and 28x28 (same information, other sizes: defaults must scale with the image), and
-digits as 64 feature vectors.
+One line per fit while it runs (ACC, NMI, ARI, fit seconds, 10-NN accuracy of ``transform``; for a
+refined fit the refinement's seconds and ``history_``'s ``refine_changed``, which counts a cluster
+renumbered as changed), then per data set a Markdown table: ACC of every seed, its mean and its
+worst seed, NMI and ARI mean (worst), mean fit seconds.
 
-Run:  python benchmarks/quality.py [--data digits8 digits16 digits28 digits-vectors]
-                                   [--seeds 0 1 2] [--methods c2bin kmeans spectral umap-gmm]
-                                   [--threads N] [--smoke]
-UMAP needs the benchmark extra:  pip install -e '.[benchmark]'
-``--smoke`` (200 samples, one small epoch, one seed) leaves UMAP + GMM out unless ``--methods``
-names it: importing UMAP alone takes seconds to tens of seconds.
+Data sets (``benchmarks/_sets.py``, all made locally, nothing downloaded). ``core``, the issue's
+targets: digits as 8x8 images and upscaled (bilinear) to 16x16 / 28x28, two imbalanced digit sets
+(``digits-geo``: sizes falling geometrically to a tenth; ``digits-one3x``: one class 3x the others),
+digits as 64 feature vectors, moons / circles / anisotropic blobs with 3 noise features. ``extra``,
+for generality: iris, wine, breast cancer, synthetic shapes / strokes / textures, and digits
+rotated / inverted / noisy / shifted / thickened.
+
+Run (one torch thread on a shared machine; all of ``core`` x 5 seeds x 2 variants takes hours):
+    OMP_NUM_THREADS=1 python benchmarks/quality.py [--data core|extra|all|NAME ...] [--seeds 0 1 2 3 4]
+        [--variants default old] [--param NAME=VALUE ...] [--baselines KMeans spectral UMAP+GMM]
+        [--results DIR] [--threads N] [--smoke]
+    python benchmarks/quality.py --report [VARIANT ...] [--data ...] [--results DIR]
+``--results DIR`` appends one JSON line per fit to ``DIR/quality.jsonl`` and reuses the baselines
+found there (they are deterministic per data set and seed). ``--report`` runs nothing: it prints
+the tables from the records in ``DIR`` (default ``benchmarks/results``, which holds the issue-13
+study's records: docs/benchmarks.md). UMAP needs the benchmark extra: pip install -e '.[benchmark]'.
+``--smoke`` (200 samples of digits8 and moons, one small epoch, 5 refinement epochs, one seed)
+leaves UMAP + GMM out unless ``--baselines`` names it: importing UMAP alone takes seconds.
 """
 
+import ast
+import json
 import sys
 import time
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +46,28 @@ from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import benchmark_parser, model_params, parse_args, scores, smoke_subset  # noqa: E402
-from _common import table_header, table_row, versions  # noqa: E402
-from _data import digits_images  # noqa: E402
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args, scores  # noqa: E402
+from _common import smoke_subset, table_header, versions  # noqa: E402
+from _sets import CORE, DATASETS, EXTRA  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
 
-DATASETS = {
-    "digits8": lambda: digits_images(8),
-    "digits16": lambda: digits_images(16),
-    "digits28": lambda: digits_images(28),
-    "digits-vectors": lambda: (lambda X, y: (X.reshape(len(X), -1), y))(*digits_images(8)),
+#: Variant name -> C2BINClusterer parameters on top of (n_clusters=k, random_state=seed).
+VARIANTS = {
+    "default": {},
+    "old": {"refine": None},  # skc2bin 0.1: no refinement phase
 }
+
+GROUPS = {"core": CORE, "extra": EXTRA, "all": list(DATASETS)}
+
+#: What a ``--smoke`` run fits (200 samples of each).
+SMOKE_DATA = ["digits8", "moons"]
+
+#: Results directory of ``--report`` (the issue-13 study's records are committed there).
+RESULTS = HERE / "results"
+RECORDS = "quality.jsonl"
 
 
 def _flat(X):
@@ -51,10 +75,6 @@ def _flat(X):
     if X.ndim == 2:
         return StandardScaler().fit_transform(X)
     return X.reshape(len(X), -1).astype(np.float64)
-
-
-def c2bin(X, k, seed, **params):
-    return C2BINClusterer(n_clusters=k, random_state=seed, **params).fit(X).labels_
 
 
 def kmeans(X, k, seed):
@@ -76,37 +96,163 @@ def umap_gmm(X, k, seed):
     return GaussianMixture(n_components=k, n_init=5, random_state=seed).fit_predict(Z)
 
 
-METHODS = {"c2bin": ("C2BIN (defaults)", c2bin), "kmeans": ("KMeans", kmeans),
-           "spectral": ("spectral (k-NN affinity)", spectral), "umap-gmm": ("UMAP + GMM", umap_gmm)}
+BASELINES = {"KMeans": kmeans, "spectral": spectral, "UMAP+GMM": umap_gmm}
+
+
+def _record(data, seed, method, y, labels, fit_s, **extra):
+    acc, nmi, ari = scores(y, labels)
+    return {"data": data, "seed": seed, "method": method, "acc": float(acc), "nmi": float(nmi),
+            "ari": float(ari), "fit_s": fit_s, **extra}
+
+
+def fit_c2bin(data, X, y, seed, variant, params):
+    """Fit C2BIN with ``params`` on ``X``; its record (scores, fit s, k-NN of transform, sizes)."""
+    k = len(np.unique(y))
+    est = C2BINClusterer(n_clusters=k, random_state=seed, **params)
+    if X.ndim == 3:
+        X = X.astype(np.float32)
+    t0 = time.perf_counter()
+    est.fit(X)
+    fit_s = time.perf_counter() - t0
+    extra = {"knn": float(knn_accuracy(est.transform(X), y, seed)),
+             "sizes": np.bincount(est.labels_, minlength=k).tolist()}
+    last = est.history_[-1]
+    for key in ("refine_changed", "refine_dur"):
+        if key in last:
+            extra[key] = last[key]
+    return _record(data, seed, variant, y, est.labels_, fit_s, **extra)
+
+
+def fit_baseline(data, X, y, seed, method):
+    t0 = time.perf_counter()
+    labels = BASELINES[method](X, len(np.unique(y)), seed)
+    return _record(data, seed, method, y, labels, time.perf_counter() - t0)
+
+
+def progress(rec):
+    extra = f", k-NN {rec['knn']:.3f}" if "knn" in rec else ""
+    if "refine_changed" in rec:
+        extra += f", refinement {rec['refine_dur']:.1f} s, refine_changed {rec['refine_changed']:.3f}"
+    print(f"{rec['data']} seed {rec['seed']} {rec['method']}: ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} "
+          f"ARI {rec['ari']:.3f} ({rec['fit_s']:.1f} s{extra})", flush=True)
+
+
+COLUMNS = ("method", "ACC per seed", "ACC mean", "ACC min", "NMI mean (min)", "ARI mean (min)", "fit s mean")
+
+
+def table(records, data, methods, seeds):
+    """The Markdown table of ``data``: a row per method, ACC of each seed, mean and worst seed."""
+    lines = [table_header(*COLUMNS)]
+    for method in methods:
+        rs = [records[(data, method, s)] for s in seeds if (data, method, s) in records]
+        if not rs:
+            continue
+        label = method if method in BASELINES else f"C2BIN {method}"
+        if len(rs) < len(seeds):
+            label += f" ({len(rs)}/{len(seeds)} seeds)"
+        acc, nmi, ari, fit = (np.array([r[key] for r in rs]) for key in ("acc", "nmi", "ari", "fit_s"))
+        lines.append(markdown_row(label, " / ".join(f"{a:.3f}" for a in acc), f"{acc.mean():.3f}", f"{acc.min():.3f}",
+                                  f"{nmi.mean():.3f} ({nmi.min():.3f})", f"{ari.mean():.3f} ({ari.min():.3f})",
+                                  f"{fit.mean():.1f}"))
+    return "\n".join(lines)
+
+
+def load_records(directory):
+    """``{(data, method, seed): record}`` from ``directory``'s records file; the latest line wins."""
+    path = Path(directory) / RECORDS
+    records = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                records[(r["data"], r["method"], r["seed"])] = r
+    return records
+
+
+def report(directory, variants, names):
+    records = load_records(directory)
+    if not records:
+        raise SystemExit(f"no records in {Path(directory) / RECORDS}")
+    if not variants:
+        found = {m for _, m, _ in records} - set(BASELINES)
+        variants = [v for v in VARIANTS if v in found] + sorted(found - set(VARIANTS))
+    names = names or [n for n in DATASETS if any(d == n for d, _, _ in records)]
+    for name in names:
+        seeds = sorted({s for d, m, s in records if d == name and m in variants})
+        if seeds:
+            print(f"\n**{name}** (seeds {', '.join(map(str, seeds))})\n")
+            print(table(records, name, [*variants, *BASELINES], seeds))
+
+
+def _param(text):
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"--param wants NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a string
 
 
 def main():
-    parser = benchmark_parser(__doc__)
-    parser.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=None, choices=list(METHODS),
-                        help="default: all (all but umap-gmm with --smoke)")
+    parser = benchmark_parser(__doc__, seeds=(0, 1, 2, 3, 4))
+    parser.add_argument("--data", nargs="+", default=None, choices=[*GROUPS, *DATASETS],
+                        help="data sets or groups (default: core; digits8 and moons with --smoke)")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="C2BIN variants (default: %(default)s)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more variant, named after its parameters (repeat for several parameters), "
+                             "e.g. --param refine_neighbors=30")
+    parser.add_argument("--baselines", nargs="*", default=None, choices=list(BASELINES),
+                        help="default: all (all but UMAP+GMM with --smoke)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help=f"append records to DIR/{RECORDS} and reuse the baselines found there "
+                             f"(--report: default {RESULTS.relative_to(HERE.parent)})")
+    parser.add_argument("--report", nargs="*", default=None, metavar="VARIANT",
+                        help="print the tables of the recorded runs (all variants unless named) and exit")
     args = parse_args(parser)
-    methods = args.methods or [m for m in METHODS if not (args.smoke and m == "umap-gmm")]
+    names = [n for item in (args.data or []) for n in GROUPS.get(item, [item])]
+    if args.report is not None:
+        report(args.results or RESULTS, args.report, names)
+        return
+    names = names or (SMOKE_DATA if args.smoke else CORE)
+    variants = {v: VARIANTS[v] for v in args.variants}
+    if args.param:
+        try:
+            extra = dict(_param(p) for p in args.param)
+        except ValueError as exc:
+            parser.error(str(exc))
+        variants[",".join(f"{k}={v}" for k, v in extra.items())] = extra
+    baselines = args.baselines if args.baselines is not None else [
+        m for m in BASELINES if not (args.smoke and m == "UMAP+GMM")]
+    records = load_records(args.results) if args.results else {}
+    out = Path(args.results) / RECORDS if args.results else None
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+    def keep(rec):
+        records[(rec["data"], rec["method"], rec["seed"])] = rec
+        if out:
+            with out.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+
     print(versions())
-    print(f"seeds {args.seeds}")
-    for name in args.data:
+    print(f"seeds {args.seeds}; variants: " + "; ".join(f"{v} {p}" for v, p in variants.items()), flush=True)
+    for name in names:
         X, y = smoke_subset(*DATASETS[name](), args)
-        k = len(np.unique(y))
-        rows = {}
         for seed in args.seeds:
-            for method in methods:
-                label, fn = METHODS[method]
-                if method == "c2bin":
-                    fn = partial(fn, **model_params(args))
-                t0 = time.perf_counter()
-                labels = fn(X, k, seed)
-                rows.setdefault(label, []).append((*scores(y, labels), time.perf_counter() - t0))
-                print(f"{name} seed {seed} {label}: ACC {rows[label][-1][0]:.3f} "
-                      f"({rows[label][-1][3]:.1f} s)", flush=True)
-        print(f"\n{name}: X {X.shape}, {k} classes\n")
-        print(table_header("method", "ACC", "NMI", "ARI", "fit s"))
-        for label, results in rows.items():
-            print(table_row(label, results))
+            for method in baselines:
+                if (name, method, seed) not in records or args.smoke:
+                    keep(fit_baseline(name, X, y, seed, method))
+                    progress(records[(name, method, seed)])
+            for variant, params in variants.items():
+                if args.smoke and params.get("refine", "neighbors") is not None:
+                    params = {"refine_epochs": 5, **params}
+                rec = fit_c2bin(name, X, y, seed, variant, model_params(args, **params))
+                keep(rec)
+                progress(rec)
+        print(f"\n**{name}**: X {X.shape}, class sizes {np.bincount(y).tolist()}, seeds {args.seeds}\n")
+        print(table(records, name, [*variants, *baselines], args.seeds))
         print(flush=True)
 
 

@@ -128,6 +128,36 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         local optima (two classes merged, another split); one head among
         several usually avoids them, and the loss tells which
         (``docs/method.md``).
+    refine : {'neighbors'} or None, default='neighbors'
+        Refinement phase at the end of :meth:`fit` (skc2bin's addition to
+        C2BIN; ``docs/method.md``). ``'neighbors'``: embed the training
+        samples, mine each one's ``refine_neighbors`` nearest neighbours in
+        that representation, and go on training the ``n_init`` cluster heads
+        of every scale on the frozen representation for ``refine_epochs``
+        epochs with SCAN's neighbour-consistency loss
+        ``-mean_i log <p_i, p_neighbour>`` plus ``entropy_weight`` times the
+        size prior ``size_prior``; per scale, the head kept is the one whose
+        partition of the training set has the lowest consistency plus
+        ``entropy_weight`` times C2BIN's uniform entropy term. It fixes most
+        fits where C2BIN's heads merged two classes and split another, and
+        lets large clusters stay whole; the representation (``transform``)
+        is unchanged. Uses at most 20,000 training samples (a seeded random
+        subset beyond). ``None`` keeps the C2BIN-phase heads (skc2bin 0.1).
+        :meth:`partial_fit` never refines.
+    refine_epochs : int, default=50
+        Epochs of the refinement (passes over the frozen features; cheap
+        next to the C2BIN phase: 2–16 % of a fit, measured).
+    refine_neighbors : int, default=10
+        Neighbours mined per sample for the refinement.
+    size_prior : {'floor', 'uniform'}, default='floor'
+        Size prior of the refinement: ``'floor'`` only keeps every cluster
+        above ``size_prior_floor / k`` of a batch and leaves relative sizes
+        free, so a large class is not split; ``'uniform'`` is C2BIN's
+        entropy term (pulls clusters towards equal sizes). The C2BIN phase
+        always uses the uniform term.
+    size_prior_floor : float in (0, 1], default=0.1
+        Smallest cluster share, as a fraction of ``1/k``, for
+        ``size_prior='floor'``.
     augmentation : {'auto', 'features', 'grayscale', 'color', 'none'}, callable or torch.nn.Module, default='auto'
         ``'auto'`` picks ``'features'`` (SCARF-style corruption and noise)
         for vectors, ``'grayscale'`` (random affine, brightness, noise) for
@@ -225,7 +255,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``net_.target_`` the target network.
     history_ : skorch.History
         Per-epoch records: ``train_loss``, ``instance_loss``,
-        ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``.
+        ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
+        a refined fit the last one also holds ``refine_loss``,
+        ``refine_losses``, ``refine_changed``, ``refine_scores`` and
+        ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
     n_features_out_ : int
@@ -276,6 +309,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "cluster_weight": [Interval(Real, 0, None, closed="left")],
         "entropy_weight": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "refine": [StrOptions({"neighbors"}), None],
+        "refine_epochs": [Interval(Integral, 1, None, closed="left")],
+        "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "size_prior": [StrOptions({"floor", "uniform"})],
+        "size_prior_floor": [Interval(Real, 0, 1, closed="right")],
         "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
         "image_shape": [tuple, list, None],
         "image_format": [StrOptions({"channels_last", "channels_first"})],
@@ -309,6 +347,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         cluster_weight=1.0,
         entropy_weight=1.0,
         n_init=5,
+        refine="neighbors",
+        refine_epochs=50,
+        refine_neighbors=10,
+        size_prior="floor",
+        size_prior_floor=0.1,
         augmentation="auto",
         image_shape=None,
         image_format="channels_last",
@@ -338,6 +381,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.cluster_weight = cluster_weight
         self.entropy_weight = entropy_weight
         self.n_init = n_init
+        self.refine = refine
+        self.refine_epochs = refine_epochs
+        self.refine_neighbors = refine_neighbors
+        self.size_prior = size_prior
+        self.size_prior_floor = size_prior_floor
         self.augmentation = augmentation
         self.image_shape = image_shape
         self.image_format = image_format
@@ -454,8 +502,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ((60,), 2)
         """
         if self.warm_start and hasattr(self, "net_"):
-            return self._guarded(self._continue, X, self.max_epochs)
-        return self._guarded(self._fit_new, X, self.max_epochs)
+            return self._guarded(self._continue, X, self.max_epochs, refine=True)
+        return self._guarded(self._fit_new, X, self.max_epochs, refine=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -481,10 +529,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self : C2BINClusterer
         """
         if hasattr(self, "net_"):
-            return self._guarded(self._continue, X, 1)
-        return self._guarded(self._fit_new, X, 1)
+            return self._guarded(self._continue, X, 1, refine=False)
+        return self._guarded(self._fit_new, X, 1, refine=False)
 
-    def _guarded(self, run, X, epochs):
+    def _guarded(self, run, X, epochs, refine):
         """``run(X, epochs)`` with torch's thread count fixed, leaving the
         estimator untouched if anything fails.
 
@@ -494,7 +542,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         state = self.__dict__.copy()
         try:
             with torch_threads(resolve_n_threads(self.n_threads)):
-                run(X, epochs)
+                run(X, epochs, refine)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state)
@@ -509,8 +557,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             )
         return self
 
-    def _fit_new(self, X, epochs):
-        """Validate, build, train for ``epochs`` epochs, set the fitted state."""
+    def _fit_new(self, X, epochs, refine):
+        """Validate, build, train for ``epochs`` epochs (and refine), set the fitted state."""
         n_clusters = self._check_params()
         device = self._resolve_device()
         Xt, spec = self._checked_data(X, reset=True)
@@ -532,6 +580,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         augment = resolve_augmentation(self.augmentation, spec.sample_shape, device)
         net.train_epochs(Xt, epochs, augment, self._num_workers())
+        self._refine(net, Xt, refine)
 
         self._set_fitted_state({
             "net": net,
@@ -542,7 +591,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             "labels_per_scale": self._infer(net, Xt)[1],
         })
 
-    def _continue(self, X, epochs):
+    def _continue(self, X, epochs, refine):
         """Train the fitted model ``epochs`` more epochs on ``X``."""
         Xt, _ = self._checked_data(X, reset=False)
         if len(Xt) < 2:
@@ -555,7 +604,15 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         net.extend_schedules((len(Xt) // min(net.batch_size, len(Xt))) * epochs)
         augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape, net.device)
         net.train_epochs(Xt, epochs, augment, self._num_workers())
+        self._refine(net, Xt, refine)
         self._set_fitted_state({**self._get_fitted_state(), "net": net, "labels_per_scale": self._infer(net, Xt)[1]})
+
+    def _refine(self, net, Xt, refine):
+        """The refinement phase, when this call refines (``fit``, not
+        ``partial_fit``), ``refine`` is set and training was not interrupted."""
+        if refine and self.refine is not None and net.interrupted_ is None:
+            net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
+                       floor=self.size_prior_floor, prior_weight=self.entropy_weight)
 
     # ------------------------------------------------------------ fitted state
     def _get_fitted_state(self):
@@ -786,7 +843,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         One record per epoch with ``epoch``, ``dur``, ``train_loss``,
         ``instance_loss``, ``contrast_loss``, ``entropy_loss`` and
-        ``ema_momentum``; read a column with ``history_[:, key]``.
+        ``ema_momentum``; read a column with ``history_[:, key]``. After a
+        refined fit the last record also holds ``refine_loss``,
+        ``refine_losses``, ``refine_changed``, ``refine_scores`` and
+        ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)
         return self.net_.history

@@ -13,12 +13,21 @@ state, so each can be tested in isolation against hand-computed values
 * :func:`cluster_entropy_loss` — ``sum_v (log k - H(mean_i A_v[i]))``, zero
   when every cluster is used equally often in the batch.
 * :func:`c2bin_loss` — the weighted total over several cluster heads.
+
+skc2bin's refinement phase (not part of C2BIN) adds:
+
+* :func:`neighbor_consistency_loss` — SCAN's ``-mean_i log <p_i, p_j(i)>``
+  between samples and their nearest neighbours;
+* :func:`size_prior_loss` — C2BIN's uniform term, or a floor that only keeps
+  clusters from emptying.
 """
 
 from .byol import byol_loss, instance_loss
 from .c2bin import C2BINCriterion, c2bin_loss
 from .cluster_contrast import cluster_contrast_loss
 from .cluster_entropy import cluster_entropy_loss
+from .neighbor_consistency import neighbor_consistency_loss
+from .size_prior import size_prior_loss
 
 __all__ = [
     "byol_loss",
@@ -27,4 +36,6 @@ __all__ = [
     "cluster_entropy_loss",
     "c2bin_loss",
     "C2BINCriterion",
+    "neighbor_consistency_loss",
+    "size_prior_loss",
 ]

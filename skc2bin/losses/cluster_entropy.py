@@ -8,10 +8,10 @@ import math
 
 import torch
 
-__all__ = ["cluster_entropy_loss"]
+__all__ = ["cluster_entropy_loss", "entropy"]
 
 
-def _entropy(p):
+def entropy(p):
     """Shannon entropy (natural log) of a probability vector, 0·log 0 = 0."""
     return -(torch.special.xlogy(p, p)).sum()
 
@@ -29,5 +29,5 @@ def cluster_entropy_loss(assign1, assign2):
     log_k = math.log(k)
     total = assign1.new_zeros(())
     for assign in (assign1, assign2):
-        total = total + (log_k - _entropy(assign.mean(dim=0)))
+        total = total + (log_k - entropy(assign.mean(dim=0)))
     return total

@@ -25,17 +25,22 @@ for :class:`skc2bin.C2BINClusterer`; users never construct or clone it.
 """
 
 import copy
+import time
 
 import torch
+from sklearn.metrics.cluster import contingency_matrix
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring, ProgressBar
 from skorch.dataset import unpack_data
 from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import Subset
 
 from ..data import is_dataset, place_training_data
+from ..metrics import best_cluster_map
 from ..networks import TargetNetwork
 from ..schedules import WarmupCosine
 from .callbacks import LOSS_PARTS, BatchLog, EMATarget, PlainPrintLog, SelectHeads
+from .refine import MAX_SAMPLES, refine_scales
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK"]
 
@@ -241,6 +246,51 @@ class C2BINNet(NeuralNet):
         if LR_CALLBACK in callbacks:
             schedule = callbacks[LR_CALLBACK].lr_lambda
             schedule.total_steps = max(schedule.total_steps, self.total_steps)
+        return self
+
+    def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0):
+        """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
+
+        Retrains the cluster heads on the frozen representation of ``X`` (at
+        most :data:`~skc2bin.training.refine.MAX_SAMPLES` of them, a seeded
+        random subset beyond) with neighbour consistency, and records in the
+        last history row ``refine_loss`` (final loss of the primary scale),
+        ``refine_losses`` (its per-epoch curve), ``refine_changed`` (share of
+        the samples whose primary cluster changed, after matching the old and
+        new cluster numbers one to one), ``refine_scores`` (the
+        primary scale's candidates) and ``refine_dur`` (seconds).
+        Deterministic: seeded from the augmentation stream, after
+        :meth:`train_epochs` saved its state.
+        """
+        start = time.perf_counter()
+        generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        if len(X) > MAX_SAMPLES:
+            idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:MAX_SAMPLES]
+            X = Subset(X, idx.sort().values.tolist()) if is_dataset(X) else X[idx.sort().values]
+        network = self.module_
+        with torch.no_grad():
+            features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
+            primary = network.heads[int(network.selected[0])]
+            before = primary.eval()(features).argmax(1)
+        info = refine_scales(
+            network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
+            lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
+            floor=floor, generator=generator,
+        )
+        with torch.no_grad():
+            after = network.heads[int(network.selected[0])].eval()(features).argmax(1)
+        network.train()
+        self.history.record("refine_loss", info["losses"][0][-1] if info["losses"][0] else float("nan"))
+        self.history.record("refine_losses", info["losses"][0])
+        # Cluster numbers of the kept head need not match the old ones: count
+        # the samples outside the best one-to-one map between the two.
+        counts = contingency_matrix(before.cpu().numpy(), after.cpu().numpy())
+        rows, cols = best_cluster_map(counts)
+        self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
+        self.history.record("refine_scores", info["scores"][0])
+        self.history.record("refine_dur", time.perf_counter() - start)
         return self
 
     def set_loader_options(self, X, num_workers):

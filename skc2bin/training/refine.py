@@ -1,0 +1,176 @@
+"""The refinement phase after C2BIN's training (skc2bin's addition; ``docs/method.md``).
+
+C2BIN's column contrast has local optima — two classes merged, another split —
+and its entropy term pulls every head towards equal cluster sizes, so a large
+class gets split. In those fits the representation is good (10-NN accuracy of
+``transform`` 0.96–0.99 where the head scored 0.83–0.93): what is wrong is the
+partition the head drew on it. The refinement redraws it with SCAN's
+neighbour-consistency objective (Van Gansbeke et al., 2020) on the frozen
+representation:
+
+1. embed the un-augmented training samples (online backbone, eval mode) —
+   the features every prediction uses;
+2. mine each sample's ``n_neighbors`` nearest neighbours (cosine similarity);
+3. train the ``n_init`` heads of every scale on the frozen features with
+   ``L = -mean_i log <p_i, p_j(i)> + w · sum_v prior(P_v)``, ``j(i)`` a random
+   neighbour of ``i`` drawn anew every epoch, ``P_v`` the batch's mean
+   assignment of anchors and of neighbours
+   (:func:`~skc2bin.losses.size_prior_loss`);
+4. keep, per scale, the head whose partition of the whole training set
+   scores lowest on ``consistency + w · (log k - H(P))``
+   (:func:`selection_scores`). Trained with a size prior that only keeps
+   clusters from emptying (a large class can stay whole), chosen with C2BIN's
+   uniform term (consistency alone prefers heads that merged parts of two
+   balanced classes).
+
+Measured on 20 data sets (``benchmarks/quality.py``, ``docs/benchmarks.md``).
+Everything here is a function of tensors and modules;
+:meth:`skc2bin.training.C2BINNet.refine` runs it on a fitted net.
+"""
+
+import copy
+import math
+
+import torch
+
+from ..losses import neighbor_consistency_loss, size_prior_loss
+
+__all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "MAX_SAMPLES"]
+
+#: The refinement uses at most this many training samples (a random subset
+#: beyond): neighbour mining is quadratic in the number of samples.
+MAX_SAMPLES = 20_000
+
+
+@torch.no_grad()
+def mine_neighbors(features, n_neighbors, chunk_size=None):
+    """Indices of each row's ``n_neighbors`` nearest other rows by cosine
+    similarity, shape ``(n, n_neighbors)`` (capped at ``n - 1``).
+
+    Brute force in chunks of rows (about 16 M similarities, 64 MiB, each).
+    """
+    n = len(features)
+    k = max(1, min(int(n_neighbors), n - 1))
+    x = torch.nn.functional.normalize(features.float(), dim=1)
+    chunk = chunk_size or max(1, min(4096, (1 << 24) // max(n, 1)))
+    out = torch.empty((n, k), dtype=torch.long, device=x.device)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        sim = x[start:stop] @ x.t()
+        rows = torch.arange(stop - start, device=x.device)
+        sim[rows, rows + start] = -math.inf  # never the row itself
+        out[start:stop] = sim.topk(k, dim=1).indices
+    return out
+
+
+def refine_heads(heads, features, neighbors, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
+                 prior="floor", prior_weight=1.0, floor=0.1, generator=None):
+    """Train ``heads`` on frozen ``features`` with neighbour consistency and a size prior.
+
+    Parameters
+    ----------
+    heads : sequence of torch.nn.Module
+        Each maps feature rows to soft assignments; trained independently
+        (their losses are summed, each gets its own gradient).
+    features : Tensor of shape (n_samples, dim)
+    neighbors : LongTensor of shape (n_samples, n_neighbors)
+    epochs, batch_size, lr, weight_decay
+        Training of the heads (AdamW; batches of ``batch_size`` anchors).
+    prior, prior_weight, floor
+        The size prior (:func:`skc2bin.losses.size_prior_loss`) and its weight.
+    generator : torch.Generator, optional
+        On the features' device; draws batch order and neighbours.
+
+    Returns
+    -------
+    epoch_losses : list of float
+        Mean loss per epoch, averaged over the heads.
+    """
+    heads = torch.nn.ModuleList(heads)
+    n, device = len(features), features.device
+    bs = max(2, min(int(batch_size), n))
+    optimizer = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=weight_decay)
+    heads.train()
+    epoch_losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator, device=device)
+        pick = torch.randint(0, neighbors.shape[1], (n,), generator=generator, device=device)
+        total, steps = features.new_zeros(()), 0
+        for start in range(0, n - bs + 1, bs):
+            idx = order[start:start + bs]
+            x = torch.cat([features[idx], features[neighbors[idx, pick[idx]]]])
+            losses = []
+            for head in heads:
+                p = head(x)
+                anchors, neighbours = p[:bs], p[bs:]
+                loss = neighbor_consistency_loss(anchors, neighbours)
+                if prior_weight > 0:
+                    loss = loss + prior_weight * (size_prior_loss(anchors.mean(0), prior, floor)
+                                                  + size_prior_loss(neighbours.mean(0), prior, floor))
+                losses.append(loss)
+            loss = torch.stack(losses).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            steps += 1
+        epoch_losses.append(total / max(steps, 1) / len(heads))
+    heads.eval()
+    return [float(v) for v in torch.stack(epoch_losses).cpu()] if epoch_losses else []
+
+
+@torch.no_grad()
+def selection_scores(heads, features, neighbors, prior_weight=1.0, chunk_size=4096):
+    """Label-free score of each head's partition of the whole set (lower is better).
+
+    ``consistency + prior_weight · (log k - H(P))``: the neighbour-consistency
+    loss over every sample and all its mined neighbours, plus C2BIN's uniform
+    entropy term on the mean assignment ``P`` of the whole set.
+
+    Returns
+    -------
+    scores : Tensor of shape (len(heads),)
+    """
+    scores = []
+    for head in heads:
+        was_training = head.training
+        head.eval()
+        p = torch.cat([head(features[i:i + chunk_size]) for i in range(0, len(features), chunk_size)])
+        head.train(was_training)
+        consistency = sum(
+            -torch.log((p[i:i + chunk_size, None, :] * p[neighbors[i:i + chunk_size]]).sum(-1) + 1e-8).sum()
+            for i in range(0, len(p), chunk_size)
+        ) / neighbors.numel()
+        scores.append(consistency + prior_weight * size_prior_loss(p.mean(0), "uniform"))
+    return torch.stack(scores).cpu()
+
+
+def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
+                  prior="floor", prior_weight=1.0, floor=0.1, generator=None):
+    """Refine every scale's heads of a :class:`~skc2bin.networks.C2BINNetwork` in place.
+
+    Per scale, copies of the ``n_init`` heads are trained with
+    :func:`refine_heads`; the one with the lowest :func:`selection_scores`
+    replaces the weights of the scale's selected head (the module keeps its
+    structure, so saved files and the fitted state are unaffected).
+
+    Returns
+    -------
+    info : dict
+        ``'losses'``: per scale, the per-epoch refinement loss; ``'scores'``:
+        per scale, every candidate's selection score.
+    """
+    neighbors = mine_neighbors(features, n_neighbors)
+    n_init = network.n_init
+    info = {"losses": [], "scores": []}
+    for scale in range(len(network.heads) // n_init):
+        candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
+        losses = refine_heads(candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
+                              weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor,
+                              generator=generator)
+        scores = selection_scores(candidates, features, neighbors, prior_weight)
+        best = candidates[int(scores.argmin())]
+        network.heads[int(network.selected[scale])].load_state_dict(best.state_dict())
+        info["losses"].append(losses)
+        info["scores"].append(scores.tolist())
+    return info

@@ -1,0 +1,136 @@
+"""The refinement phase: its losses against hand-computed values, neighbour
+mining, head training and selection, and the estimator's refine parameters."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+
+from skc2bin import C2BINClusterer
+from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
+from skc2bin.networks.heads import ClusterHead
+from skc2bin.training.refine import mine_neighbors, refine_heads, selection_scores
+
+from .conftest import TINY
+
+
+# ------------------------------------------------------------------- losses
+def test_neighbor_consistency_hand_values():
+    # <p, q> = 1 (same certain cluster) -> 0; uniform pairs over k=4 -> log 4;
+    # [0.5, 0.5] with [1, 0] -> -log 0.5.
+    a = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.25] * 4, [0.5, 0.5, 0.0, 0.0]])
+    b = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.25] * 4, [1.0, 0.0, 0.0, 0.0]])
+    expected = (0.0 + math.log(4) + math.log(2)) / 3
+    assert neighbor_consistency_loss(a, b).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_neighbor_consistency_gradients_flow_into_both():
+    a = torch.tensor([[0.6, 0.4]], requires_grad=True)
+    b = torch.tensor([[0.3, 0.7]], requires_grad=True)
+    neighbor_consistency_loss(a, b).backward()
+    assert a.grad is not None and b.grad is not None
+    # d/da_1 of -log(a.b) = -b_1 / (a.b)
+    assert a.grad[0, 0].item() == pytest.approx(-0.3 / (0.18 + 0.28), rel=1e-5)
+
+
+def test_size_prior_uniform_is_kl_to_uniform():
+    p = torch.tensor([0.5, 0.25, 0.25])
+    h = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    assert size_prior_loss(p, "uniform").item() == pytest.approx(math.log(3) - h, abs=1e-6)
+    assert size_prior_loss(torch.full((4,), 0.25), "uniform").item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_size_prior_floor_only_penalises_small_clusters():
+    # k=4, floor 0.1 -> threshold 0.025: [0.7, 0.2, 0.09, 0.01] pays only for 0.01.
+    p = torch.tensor([0.7, 0.2, 0.09, 0.01])
+    assert size_prior_loss(p, "floor", floor=0.1).item() == pytest.approx(math.log(0.025 / 0.01), rel=1e-5)
+    assert size_prior_loss(torch.tensor([0.7, 0.2, 0.07, 0.03]), "floor", floor=0.1).item() == 0.0
+    with pytest.raises(ValueError, match="prior"):
+        size_prior_loss(p, "nope")
+
+
+# --------------------------------------------------------- mining and training
+def test_mine_neighbors_by_cosine_never_the_row_itself():
+    x = torch.tensor([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.1, 3.0]])
+    assert mine_neighbors(x, 1)[:, 0].tolist() == [1, 0, 3, 2]
+    data = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    nb = mine_neighbors(data, 100, chunk_size=7)
+    assert nb.shape == (50, 49)  # capped at n - 1
+    assert not (nb == torch.arange(50)[:, None]).any()
+    assert torch.equal(nb, mine_neighbors(data, 100))  # chunking does not change the result
+
+
+def test_refine_heads_separates_two_groups_and_selection_prefers_it():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        heads = [ClusterHead(4, 2) for _ in range(2)]
+        collapsed = ClusterHead(4, 2)
+    with torch.no_grad():  # a head that puts everything into cluster 0
+        collapsed.mlp[-1].weight.zero_()
+        collapsed.mlp[-1].bias.copy_(torch.tensor([10.0, -10.0]))
+    neighbors = mine_neighbors(feats, 5)
+    # From random heads the uniform prior is needed: the floor prior lets a head
+    # put 95 % of two clusters together (the estimator warm-starts from the
+    # C2BIN-phase heads instead).
+    losses = refine_heads(heads, feats, neighbors, epochs=30, batch_size=40, lr=1e-2, prior="uniform", generator=g)
+    assert len(losses) == 30 and losses[-1] < losses[0]
+    scores = selection_scores([*heads, collapsed], feats, neighbors)
+    best = int(scores.argmin())
+    assert best in (0, 1)  # the collapsed head pays log 2 of entropy
+    labels = heads[best](feats).argmax(1).numpy()
+    truth = np.repeat([0, 1], 60)
+    assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95
+
+
+# ------------------------------------------------------------------ estimator
+@pytest.fixture(scope="module")
+def blobs3():
+    return make_blobs(n_samples=120, centers=3, random_state=0)[0]
+
+
+def test_refine_is_recorded_deterministic_and_switchable(blobs3):
+    X = blobs3
+    params = {**TINY, "n_clusters": 3, "max_epochs": 2, "refine_epochs": 3}
+    est = C2BINClusterer(**params).fit(X)
+    last = est.history_[-1]
+    assert len(last["refine_losses"]) == 3 and 0.0 <= last["refine_changed"] <= 1.0
+    assert len(last["refine_scores"]) == TINY.get("n_init", 5) and last["refine_dur"] >= 0
+    off = C2BINClusterer(**{**params, "refine": None}).fit(X)
+    assert "refine_loss" not in off.history_[-1]
+    # The C2BIN phase is the same with and without refinement.
+    np.testing.assert_array_equal(off.history_[:, "train_loss"], est.history_[:, "train_loss"])
+    again = C2BINClusterer(**params).fit(X)
+    np.testing.assert_array_equal(again.labels_, est.labels_)
+    # partial_fit does not refine; predict follows the refined heads.
+    est.partial_fit(X)
+    assert "refine_loss" not in est.history_[-1]
+    np.testing.assert_array_equal(again.predict(X), again.labels_)
+
+
+def test_refine_multiscale_and_uniform_prior(blobs3):
+    est = C2BINClusterer(**{**TINY, "n_clusters": (3, 6), "max_epochs": 2, "refine_epochs": 2,
+                            "size_prior": "uniform"}).fit(blobs3)
+    assert est.labels_per_scale_.shape == (120, 2) and est.labels_per_scale_[:, 1].max() < 6
+
+
+@pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},
+                                 {"size_prior_floor": 0.0}, {"refine_neighbors": 0}])
+def test_refine_parameters_are_validated(blobs3, bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        C2BINClusterer(**{**TINY, **bad}).fit(blobs3)
+
+
+def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):
+    """refine_changed is the share of samples outside the best one-to-one map
+    between the C2BIN-phase clusters (the refine=None fit) and the refined ones."""
+    from skc2bin.metrics import clustering_accuracy
+
+    params = {**TINY, "n_clusters": 3, "max_epochs": 30, "batch_size": 16}
+    est = C2BINClusterer(**params).fit(blobs3)
+    off = C2BINClusterer(**{**params, "refine": None}).fit(blobs3)
+    agreement = clustering_accuracy(off.labels_, est.labels_)
+    assert est.history_[-1, "refine_changed"] == pytest.approx(1.0 - agreement)

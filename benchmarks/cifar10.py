@@ -51,6 +51,11 @@ def main():
     parser.add_argument("--lr", type=float, default=None, help="lr (default: the estimator's)")
     parser.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
     parser.add_argument("--compile", action="store_true", help="compile=True")
+    parser.add_argument("--working-size", type=int, default=None,
+                        help="small CNN backbone with this working size (default: the estimator's, 12)")
+    parser.add_argument("--width", type=int, default=None, help="small CNN stem width (default: 32)")
+    parser.add_argument("--crop-scale", type=float, default=None,
+                        help="ColorAugment(crop_scale=(this, 1.0)) (default: the estimator's, 0.2)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parse_args(parser)
     score_split = args.score_split or args.split
@@ -71,6 +76,15 @@ def main():
         options["lr_schedule"] = args.lr_schedule
     if args.compile:
         options["compile"] = True
+    if args.working_size is not None or args.width is not None:
+        from skc2bin.networks import SmallCNN
+
+        cnn = {"working_size": args.working_size, "width": args.width}
+        options["backbone"] = SmallCNN(X.shape[-1], X.shape[1:3], 128, **{k: v for k, v in cnn.items() if v})
+    if args.crop_scale is not None:
+        from skc2bin.augment import ColorAugment
+
+        options["augmentation"] = ColorAugment(crop_scale=(args.crop_scale, 1.0))
     params = model_params(args, n_clusters=10, **options)
     params.pop("max_epochs", None)  # set from the budget below
     if args.smoke:

@@ -45,6 +45,24 @@ class InputSpec:
         return self.layout != "vector"
 
 
+def _sequence_as_array(X):
+    """A nested list/tuple as the NumPy array it makes; anything else as is.
+
+    scikit-learn converts input without a dtype to the first dtype of the
+    accepted list (float32 here), while a float64 array is kept: a list
+    would then train in another precision than the array it spells. Making
+    the array first gives both the same dtype (and the same result). Ragged
+    or non-numeric sequences are left to ``check_array``, which reports them.
+    """
+    if hasattr(X, "dtype") or hasattr(X, "dtypes") or not isinstance(X, (list, tuple)):
+        return X
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError):
+        return X
+    return arr if arr.dtype.kind in "biuf" else X
+
+
 def _ndim(X):
     ndim = getattr(X, "ndim", None)
     if ndim is None:
@@ -131,6 +149,7 @@ def check_input(estimator, X, *, reset):
     X : ndarray, C-contiguous, of dtype float32, float64 or uint8
     spec : InputSpec
     """
+    X = _sequence_as_array(X)
     ndim = _ndim(X)
     if ndim in (3, 4):
         X = check_array(

@@ -29,6 +29,7 @@ __all__ = [
     "is_dataset",
     "place_training_data",
     "sample_dataset",
+    "shard_batch_slice",
 ]
 
 
@@ -92,6 +93,24 @@ def _worker_init(worker_id):
     torch.set_num_threads(1)
 
 
+def shard_batch_slice(batch_index, batch_size, rank, world_size):
+    """Positions in the epoch's permutation of process ``rank``'s part of
+    global batch ``batch_index`` (``batch_size`` samples over ``world_size``
+    processes).
+
+    Examples
+    --------
+    >>> from skc2bin.data import shard_batch_slice
+    >>> shard_batch_slice(0, 8, 0, 2), shard_batch_slice(0, 8, 1, 2), shard_batch_slice(2, 8, 1, 2)
+    (slice(0, 4, None), slice(4, 8, None), slice(20, 24, None))
+    """
+    if batch_size % world_size:
+        raise ValueError(f"A global batch of {batch_size} samples does not split evenly over {world_size} processes.")
+    local = batch_size // world_size
+    start = batch_index * batch_size + rank * local
+    return slice(start, start + local)
+
+
 class BatchIterator:
     """Mini-batches (``(batch, None)`` pairs) of a skorch dataset or a torch Dataset.
 
@@ -120,10 +139,20 @@ class BatchIterator:
     pin_memory : bool, default=False
         Page-locked batches, for asynchronous copies to a GPU (torch
         Datasets only).
+    num_shards : int, default=1
+        Processes of a data-parallel fit that share each batch.
+        ``batch_size`` is then the global batch: every process draws the same
+        permutation and takes its ``batch_size / num_shards`` samples of each
+        batch (:func:`shard_batch_slice`), so the
+        processes together step on exactly the batches one process would.
+        Needs ``drop_last=True`` and a ``batch_size`` divisible by
+        ``num_shards``.
+    shard : int, default=0
+        This process's shard (its rank).
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, drop_last=False, generator=None,
-                 num_workers=0, pin_memory=False):
+                 num_workers=0, pin_memory=False, num_shards=1, shard=0):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -131,6 +160,17 @@ class BatchIterator:
         self.generator = generator
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.num_shards = int(num_shards)
+        self.shard = int(shard)
+        if self.num_shards > 1:
+            if not drop_last:
+                raise ValueError("A sharded BatchIterator needs drop_last=True (every process steps on equal batches).")
+            if self.batch_size % self.num_shards:
+                raise ValueError(
+                    f"batch_size={self.batch_size} does not split evenly over {self.num_shards} processes."
+                )
+        if not 0 <= self.shard < self.num_shards:
+            raise ValueError(f"shard={self.shard} is not in [0, num_shards={self.num_shards}).")
 
     def _tensor(self):
         X = getattr(self.dataset, "X", None)
@@ -153,11 +193,17 @@ class BatchIterator:
         if self.shuffle:
             order = torch.randperm(len(self.dataset), generator=self.generator).tolist()
         # Seeds the workers (for random transforms of the user's dataset)
-        # without touching torch's global generator; differs between epochs.
+        # without touching torch's global generator; differs between epochs
+        # and between the processes of a data-parallel fit.
         seed = (self.generator.initial_seed() if self.generator is not None else 0) + (order or [0])[0]
+        seed += self.shard * 1_000_003
+        batch_size = self.batch_size
+        if self.num_shards > 1:
+            order = self._shard_positions(order if order is not None else list(range(len(self.dataset))))
+            batch_size //= self.num_shards
         loader = DataLoader(
             self.dataset,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             sampler=order,
             drop_last=self.drop_last,
             collate_fn=collate_samples,
@@ -169,6 +215,17 @@ class BatchIterator:
         for batch in loader:
             yield batch, None
 
+    def _batch_slice(self, b, n):
+        """Positions in the epoch's order of this process's part of batch ``b``."""
+        if self.num_shards > 1:
+            return shard_batch_slice(b, self.batch_size, self.shard, self.num_shards)
+        start = b * self.batch_size
+        return slice(start, min(start + self.batch_size, n))
+
+    def _shard_positions(self, order):
+        """This process's samples of every batch of the epoch, in order."""
+        return [i for b in range(len(self)) for i in order[self._batch_slice(b, len(order))]]
+
     def _slices(self, X):
         n = len(X)
         order = None
@@ -178,9 +235,8 @@ class BatchIterator:
         # it again so that its copy to the GPU can be asynchronous.
         pinned = X.device.type == "cpu" and X.is_pinned()
         for b in range(len(self)):
-            start = b * self.batch_size
-            stop = min(start + self.batch_size, n)
-            batch = X[start:stop] if order is None else X[order[start:stop]]
+            rows = self._batch_slice(b, n)
+            batch = X[rows] if order is None else X[order[rows]]
             yield (batch.pin_memory() if pinned and order is not None else batch), None
 
 

@@ -23,6 +23,7 @@ def c2bin_loss(
     cluster_weight=1.0,
     entropy_weight=1.0,
     combine_heads="mean",
+    gather=None,
 ):
     """Total C2BIN loss of one batch over any number of cluster heads.
 
@@ -43,6 +44,14 @@ def c2bin_loss(
     temperature, cluster_weight, entropy_weight : float
         See :func:`cluster_contrast_loss` and the formula above.
     combine_heads : {'mean', 'sum'}, default='mean'
+    gather : callable, optional
+        In data-parallel training, maps a tensor of this process's rows to the
+        rows of every process (:func:`skc2bin.training.distributed.gather_rows`,
+        differentiable). The cluster contrast and the entropy term are
+        batch-wide, so they are computed on the gathered assignments of the
+        global batch; the instance term is per sample and stays local (DDP
+        averages its gradients over the processes). None: one process holds
+        the whole batch.
 
     Returns
     -------
@@ -58,6 +67,8 @@ def c2bin_loss(
     inst = instance_loss(pred1, pred2, target1, target2)
     if combine_heads not in ("mean", "sum"):
         raise ValueError(f"combine_heads must be 'mean' or 'sum', got {combine_heads!r}.")
+    if gather is not None:
+        assigns1, assigns2 = _gathered(assigns1, assigns2, gather)
     contrasts = torch.stack(
         [cluster_contrast_loss(a1, a2, temperature) for a1, a2 in zip(assigns1, assigns2)]
     )
@@ -74,6 +85,14 @@ def c2bin_loss(
     return total, parts
 
 
+def _gathered(assigns1, assigns2, gather):
+    """Every head's assignments of both views, gathered in one collective."""
+    widths = [a.shape[1] for a in assigns1] + [a.shape[1] for a in assigns2]
+    rows = gather(torch.cat([*assigns1, *assigns2], dim=1))
+    parts = rows.split(widths, dim=1)
+    return list(parts[: len(assigns1)]), list(parts[len(assigns1):])
+
+
 class C2BINCriterion(nn.Module):
     """The C2BIN loss (:func:`c2bin_loss`) with its weights, as the skorch
     net's criterion."""
@@ -85,11 +104,12 @@ class C2BINCriterion(nn.Module):
         self.entropy_weight = entropy_weight
         self.combine_heads = combine_heads
 
-    def forward(self, pred1, pred2, target1, target2, assigns1, assigns2):
+    def forward(self, pred1, pred2, target1, target2, assigns1, assigns2, gather=None):
         return c2bin_loss(
             pred1, pred2, target1, target2, assigns1, assigns2,
             temperature=self.temperature,
             cluster_weight=self.cluster_weight,
             entropy_weight=self.entropy_weight,
             combine_heads=self.combine_heads,
+            gather=gather,
         )

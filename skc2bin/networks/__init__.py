@@ -3,7 +3,7 @@
 from .backbones import MLPBackbone, SmallCNN, cifar_resnet18, build_backbone
 from .build import build_network
 from .heads import ClusterHead, MLPHead
-from .model import C2BINNetwork, TargetNetwork
+from .model import C2BINNetwork, TargetNetwork, TwoViewForward
 
 __all__ = [
     "MLPBackbone",
@@ -15,4 +15,5 @@ __all__ = [
     "ClusterHead",
     "C2BINNetwork",
     "TargetNetwork",
+    "TwoViewForward",
 ]

@@ -7,7 +7,7 @@ from torch import nn
 
 from .heads import ClusterHead, MLPHead
 
-__all__ = ["C2BINNetwork", "TargetNetwork"]
+__all__ = ["C2BINNetwork", "TargetNetwork", "TwoViewForward"]
 
 
 class TargetNetwork(nn.Module):
@@ -112,3 +112,29 @@ class C2BINNetwork(nn.Module):
         probabilities at every scale."""
         y = self.backbone(self.preprocessor(x))
         return (y, *[self.heads[i](y) for i in self.selected.tolist()])
+
+
+class TwoViewForward(nn.Module):
+    """The online network's training pass on both views, as one ``forward``.
+
+    Data-parallel training wraps this module in
+    :class:`~torch.nn.parallel.DistributedDataParallel`, which synchronises
+    gradients only for what runs through its ``forward`` (calling
+    ``online.views_forward`` on a wrapped model would bypass it silently).
+    Each view still passes the online network separately, so BatchNorm
+    statistics stay per view, as in BYOL. Holds no parameters of its own:
+    ``online``'s are trained.
+
+    Parameters
+    ----------
+    online : C2BINNetwork
+    """
+
+    def __init__(self, online):
+        super().__init__()
+        self.online = online
+
+    def forward(self, view1, view2):
+        """``((prediction, assignments) of view 1, (prediction, assignments) of view 2)``,
+        each as :meth:`C2BINNetwork.views_forward` returns it."""
+        return self.online.views_forward(view1), self.online.views_forward(view2)

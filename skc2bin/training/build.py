@@ -19,22 +19,45 @@ __all__ = ["OPTIMIZERS", "make_net", "plan_batch_size", "resolve_precision"]
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
-def plan_batch_size(batch_size, n_samples):
-    """Samples per optimizer step for ``n_samples`` training samples.
+def plan_batch_size(batch_size, n_samples, world_size=1):
+    """Samples per optimizer step (the global batch) for ``n_samples`` training samples.
 
     ``'auto'`` uses 128, lowered for small data sets to ``n_samples // 8``
     (at least 16) so that every epoch still takes several optimizer steps;
-    any batch size is capped at ``n_samples``.
+    any batch size is capped at ``n_samples``. In data-parallel training
+    over ``world_size`` processes each process steps on ``batch / world_size``
+    samples: an explicit ``batch_size`` must be divisible by ``world_size``,
+    and the planned batch is rounded down to a multiple of it (at least 2
+    samples per process, for BatchNorm).
 
     Examples
     --------
     >>> from skc2bin.training import plan_batch_size
     >>> plan_batch_size("auto", 1797), plan_batch_size("auto", 300), plan_batch_size(64, 40)
     (128, 37, 40)
+    >>> plan_batch_size("auto", 300, world_size=4), plan_batch_size(64, 40, world_size=8)
+    (36, 40)
     """
+    world = int(world_size)
     if batch_size == "auto":
-        return min(128, max(16, n_samples // 8), n_samples)
-    return min(int(batch_size), n_samples)
+        batch = min(128, max(16, n_samples // 8), n_samples)
+    else:
+        if int(batch_size) % world:
+            raise ValueError(
+                f"batch_size={batch_size} is the global batch of a data-parallel fit over {world} "
+                f"processes and must be divisible by {world}, so that every process steps on the same "
+                f"number of samples. Use a multiple of {world}, e.g. batch_size={int(batch_size) // world * world or world}."
+            )
+        batch = min(int(batch_size), n_samples)
+    if world > 1:
+        batch -= batch % world
+        if batch < 2 * world:
+            raise ValueError(
+                f"A data-parallel fit over {world} processes needs at least {2 * world} samples per "
+                f"batch (2 per process, for BatchNorm); it got {n_samples} samples and batch_size="
+                f"{batch_size!r}. Pass more samples, a larger batch_size, or train with fewer processes."
+            )
+    return batch
 
 
 def resolve_precision(precision, device):

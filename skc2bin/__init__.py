@@ -8,8 +8,8 @@ scales. :class:`C2BINClusterer` wraps it for scikit-learn.
 from . import metrics
 from ._show_versions import show_versions
 from .clusterer import C2BINClusterer
-from .training import TrainingDivergedError
+from .training import DistributedError, TrainingDivergedError
 
 __version__ = "0.1.0"
 
-__all__ = ["C2BINClusterer", "TrainingDivergedError", "__version__", "metrics", "show_versions"]
+__all__ = ["C2BINClusterer", "TrainingDivergedError", "DistributedError", "__version__", "metrics", "show_versions"]

@@ -32,7 +32,15 @@ from .metrics import silhouette_in_input_space, silhouette_sample
 from .networks import build_network
 from .persistence import load_model, save_model
 from .preprocessing import fit_preprocessor
-from .training import OPTIMIZERS, make_net, plan_batch_size
+from .training import OPTIMIZERS, TrainingDivergedError, make_net, plan_batch_size
+from .training.distributed import (
+    DistributedError,
+    agreement,
+    data_fingerprint,
+    distributed_context,
+    shard_bounds,
+    tensor_digest,
+)
 
 __all__ = ["C2BINClusterer"]
 
@@ -233,6 +241,24 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``n_threads`` explicitly. Fits with the same data, ``random_state``
         and ``n_threads`` on the same CPU give identical results; GPU fits
         are not bitwise reproducible.
+    distributed : {'auto', True, False}, default='auto'
+        Data-parallel training on several GPUs or machines with
+        ``torch.distributed``. Start the unchanged script with torchrun
+        (``torchrun --nproc_per_node 8 script.py``): with ``'auto'``, ``fit``
+        trains data-parallel when the process was started so with more than
+        one process (``WORLD_SIZE > 1``) or a process group of several
+        processes exists, and initialises the process group itself when
+        needed (NCCL with one GPU per process, ``cuda:LOCAL_RANK``, or gloo
+        on CPUs). ``batch_size`` is then the global batch: each of the ``W``
+        processes steps on ``batch_size / W`` samples (an int
+        ``batch_size`` must be divisible by ``W``), the batch-wide cluster
+        terms see the assignments of all processes, logged losses are
+        averaged over them, only rank 0 prints, and every process ends
+        with the same model, history and ``labels_``. ``True`` also trains
+        through the data-parallel path with a single process (and raises
+        when no launcher or process group is there); ``False`` always
+        trains in this process alone. See the user guide's page "Several
+        GPUs and machines".
 
     Attributes
     ----------
@@ -326,6 +352,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "distributed": [StrOptions({"auto"}), "boolean"],
     }
 
     def __init__(
@@ -364,6 +391,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         callbacks=None,
         warm_start=False,
         n_threads="auto",
+        distributed="auto",
     ):
         self.n_clusters = n_clusters
         self.backbone = backbone
@@ -398,6 +426,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.n_threads = n_threads
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -558,61 +587,93 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return self
 
     def _fit_new(self, X, epochs, refine):
-        """Validate, build, train for ``epochs`` epochs (and refine), set the fitted state."""
+        """Validate, build, train for ``epochs`` epochs (and refine), set the fitted state.
+
+        In a data-parallel fit every process runs this with the same ``X``:
+        they agree on one seed, check together that nothing failed and that
+        their data and plans match, train, and label ``X`` shard by shard.
+        """
         n_clusters = self._check_params()
         device = self._resolve_device()
-        Xt, spec = self._checked_data(X, reset=True)
-        self._check_n_samples(len(Xt), n_clusters)
+        context = distributed_context(self.distributed, self.device)
+        world = 1 if context is None else context.world_size
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if context is not None:
+            device = context.device
+            seed = context.broadcast_object(seed)
 
-        params = self.get_params(deep=False)
-        if is_dataset(Xt):
-            stats = sample_dataset(Xt, _DATASET_STATS_SAMPLES, seed, num_workers=self._num_workers())
-        else:
-            stats = Xt
-        preprocessor = fit_preprocessor(stats, spec.layout, spec.sample_shape)
-        network = build_network(params, spec.sample_shape, n_clusters, preprocessor, seed)
-        batch_size = plan_batch_size(self.batch_size, len(Xt))
-        net = make_net(
-            network, params, batch_size=batch_size, total_steps=(len(Xt) // batch_size) * self.max_epochs,
-            device=device, channels_last=spec.is_image, seed=seed,
-        )
+        with agreement(context) as agreed:
+            Xt, spec = self._checked_data(X, reset=True)
+            self._check_n_samples(len(Xt), n_clusters)
+            params = self.get_params(deep=False)
+            if is_dataset(Xt):
+                stats = sample_dataset(Xt, _DATASET_STATS_SAMPLES, seed, num_workers=self._num_workers())
+            else:
+                stats = Xt
+            preprocessor = fit_preprocessor(stats, spec.layout, spec.sample_shape)
+            network = build_network(params, spec.sample_shape, n_clusters, preprocessor, seed)
+            batch_size = plan_batch_size(self.batch_size, len(Xt), world)
+            net = make_net(
+                network, params, batch_size=batch_size, total_steps=(len(Xt) // batch_size) * self.max_epochs,
+                device=device, channels_last=spec.is_image, seed=seed,
+            )
+            augment = resolve_augmentation(self.augmentation, spec.sample_shape, device)
+            agreed.fingerprint = (data_fingerprint(Xt), spec.layout, tuple(spec.sample_shape), batch_size,
+                                  tensor_digest(preprocessor.buffers()))
 
-        augment = resolve_augmentation(self.augmentation, spec.sample_shape, device)
-        net.train_epochs(Xt, epochs, augment, self._num_workers())
-        self._refine(net, Xt, refine)
-
+        labels = self._train(net, Xt, epochs, augment, context, refine)
         self._set_fitted_state({
             "net": net,
             "input_spec": spec,
             "n_clusters": n_clusters,
             "n_features_in": self.n_features_in_,
             "feature_names_in": getattr(self, "feature_names_in_", None),
-            "labels_per_scale": self._infer(net, Xt)[1],
+            "labels_per_scale": labels,
         })
 
     def _continue(self, X, epochs, refine):
         """Train the fitted model ``epochs`` more epochs on ``X``."""
-        Xt, _ = self._checked_data(X, reset=False)
-        if len(Xt) < 2:
-            raise ValueError(
-                f"n_samples={len(Xt)}: a training step needs at least 2 samples. "
-                "Pass more samples to continue training."
-            )
-        # Train a copy: if this call fails, the fitted model stays as it was.
-        net = copy.deepcopy(self.net_)
-        net.extend_schedules((len(Xt) // min(net.batch_size, len(Xt))) * epochs)
-        augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape, net.device)
-        net.train_epochs(Xt, epochs, augment, self._num_workers())
-        self._refine(net, Xt, refine)
-        self._set_fitted_state({**self._get_fitted_state(), "net": net, "labels_per_scale": self._infer(net, Xt)[1]})
+        context = distributed_context(self.distributed, self.device)
+        world = 1 if context is None else context.world_size
+        with agreement(context) as agreed:
+            Xt, _ = self._checked_data(X, reset=False)
+            if len(Xt) < 2:
+                raise ValueError(
+                    f"n_samples={len(Xt)}: a training step needs at least 2 samples. "
+                    "Pass more samples to continue training."
+                )
+            # Train a copy: if this call fails, the fitted model stays as it was.
+            net = copy.deepcopy(self.net_)
+            if context is not None and torch.device(net.device) != torch.device(context.device):
+                # e.g. a model loaded on cuda:0 in every process: each trains on its own GPU.
+                net.__setstate__({**net.__getstate__(), "device": context.device})
+            batch_size = plan_batch_size(net.batch_size, len(Xt), world)
+            net.extend_schedules((len(Xt) // batch_size) * epochs)
+            augment = resolve_augmentation(self.augmentation, self.input_spec_.sample_shape, net.device)
+            agreed.fingerprint = (data_fingerprint(Xt), batch_size)
+        labels = self._train(net, Xt, epochs, augment, context, refine)
+        self._set_fitted_state({**self._get_fitted_state(), "net": net, "labels_per_scale": labels})
 
-    def _refine(self, net, Xt, refine):
+    def _train(self, net, Xt, epochs, augment, context, refine):
+        """Train ``net`` (and refine), return the labels per scale of ``Xt``
+        (in a data-parallel fit, an error says which process raised it)."""
+        try:
+            net.train_epochs(Xt, epochs, augment, self._num_workers(), distributed=context)
+            self._refine(net, Xt, refine, context)
+            return self._infer(net, Xt, distributed=context)[1]
+        except Exception as exc:
+            if context is not None and not isinstance(exc, (TrainingDivergedError, DistributedError)):
+                context.note_failure(exc)
+            raise
+
+    def _refine(self, net, Xt, refine, context=None):
         """The refinement phase, when this call refines (``fit``, not
-        ``partial_fit``), ``refine`` is set and training was not interrupted."""
+        ``partial_fit``), ``refine`` is set and training was not interrupted.
+        In a data-parallel fit every process refines the same samples from
+        the same seed, and rank 0's result is kept by all."""
         if refine and self.refine is not None and net.interrupted_ is None:
             net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
-                       floor=self.size_prior_floor, prior_weight=self.entropy_weight)
+                       floor=self.size_prior_floor, prior_weight=self.entropy_weight, distributed=context)
 
     # ------------------------------------------------------------ fitted state
     def _get_fitted_state(self):
@@ -655,12 +716,20 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return self.net_.module_.rep_dim
 
     # --------------------------------------------------------------- inference
-    def _infer(self, net, Xt, *, embed=False, proba=False):
+    def _infer(self, net, Xt, *, embed=False, proba=False, distributed=None):
         """Stream ``Xt`` through ``net``'s online network in eval mode.
 
         Returns ``(embedding or None, labels per scale, primary proba or
-        None)``, filled batch by batch into preallocated arrays.
+        None)``, filled batch by batch into preallocated arrays. With a
+        ``distributed`` context of several processes, each process infers
+        its contiguous block of ``Xt`` and the blocks are gathered, so every
+        process returns the outputs of all of ``Xt``, in its order.
         """
+        if distributed is not None and distributed.world_size > 1:
+            start, stop = shard_bounds(len(Xt), distributed.rank, distributed.world_size)
+            part = Subset(Xt, range(start, stop)) if is_dataset(Xt) else Xt[start:stop]
+            outputs = self._infer(net, part, embed=embed, proba=proba)
+            return tuple(None if out is None else distributed.gather_shards(out) for out in outputs)
         network = net.module_
         n = len(Xt)
         n_scales = len(network.selected)

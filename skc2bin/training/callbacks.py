@@ -5,24 +5,62 @@
   loss when training ends;
 * :class:`PlainPrintLog` is skorch's per-epoch table, coloured only on a
   terminal;
-* :class:`BatchLog` prints every batch's losses (``verbose=2``).
+* :class:`BatchLog` prints every batch's losses (``verbose=2``);
+* :class:`MainProcessProgressBar` is skorch's progress bar;
+* :class:`EpochTimer` records each epoch's duration.
+
+In a data-parallel fit only the main process (rank 0) prints, and the
+recorded duration is the slowest process's, so every process ends with the
+same history.
 """
 
 import re
 import sys
+import time
 
 import torch
-from skorch.callbacks import Callback, PrintLog
+from skorch.callbacks import Callback, PrintLog, ProgressBar
 
 from ..ema import ema_update
 from ..schedules import cosine_momentum
 
-__all__ = ["EMATarget", "SelectHeads", "PlainPrintLog", "BatchLog", "LOSS_PARTS"]
+__all__ = [
+    "EMATarget",
+    "SelectHeads",
+    "PlainPrintLog",
+    "BatchLog",
+    "MainProcessProgressBar",
+    "EpochTimer",
+    "LOSS_PARTS",
+    "is_main_process",
+]
 
 #: Names of the loss components recorded in the history (``<name>_loss``).
 LOSS_PARTS = ("instance", "contrast", "entropy")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def is_main_process(net):
+    """Whether ``net`` trains in the process that prints: the only one, or
+    rank 0 of a data-parallel fit (``net.distributed_``)."""
+    context = getattr(net, "distributed_", None)
+    return context is None or context.is_main
+
+
+class EpochTimer(Callback):
+    """Record each epoch's duration as ``dur`` (skorch's ``EpochTimer``);
+    in a data-parallel fit, the slowest process's."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epoch_start_time_ = time.time()
+
+    def on_epoch_end(self, net, **kwargs):
+        dur = time.time() - self.epoch_start_time_
+        context = getattr(net, "distributed_", None)
+        if context is not None:
+            dur = context.all_reduce_max(dur)
+        net.history.record("dur", dur)
 
 
 class EMATarget(Callback):
@@ -100,18 +138,40 @@ class PlainPrintLog(PrintLog):
             text = _ANSI.sub("", text)
         return text
 
+    def on_epoch_end(self, net, **kwargs):
+        if is_main_process(net):
+            super().on_epoch_end(net, **kwargs)
+
+
+class MainProcessProgressBar(ProgressBar):
+    """skorch's progress bar, shown by the main process only."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        if is_main_process(net):
+            super().on_epoch_begin(net, **kwargs)
+
+    def on_batch_end(self, net, **kwargs):
+        if is_main_process(net) and hasattr(self, "pbar_"):
+            super().on_batch_end(net, **kwargs)
+
+    def on_epoch_end(self, net, **kwargs):
+        if is_main_process(net) and hasattr(self, "pbar_"):
+            super().on_epoch_end(net, **kwargs)
+
 
 class BatchLog(Callback):
     """Print every training batch's losses (``verbose=2``).
 
-    One line per optimizer step: epoch, batch, ``train_loss`` and its parts.
+    One line per optimizer step: epoch, batch, ``train_loss`` and its parts
+    (at ``verbose=2`` the net records them as each batch ends; otherwise it
+    reads them from the device once per epoch).
     """
 
     def __init__(self, sink=print):
         self.sink = sink
 
     def on_batch_end(self, net, training=False, **kwargs):
-        if not training:
+        if not training or not is_main_process(net):
             return
         record = net.history[-1]["batches"][-1]
         epoch, batch = len(net.history), len(net.history[-1]["batches"])

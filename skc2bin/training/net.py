@@ -13,6 +13,17 @@ module adds what C2BIN needs on top. :class:`C2BINNet`
 * replaces the train step with two augmented views, the online/target
   passes and the C2BIN loss, with optional bf16 autocast, channels-last
   memory layout and ``torch.compile`` of the online network's training pass;
+* replaces skorch's epoch loop with one that keeps each step's losses on the
+  device and reads them once per epoch (no host synchronisation per step),
+  checking there (and every :data:`DIVERGENCE_CHECK_STEPS` steps) that they
+  are finite;
+* trains data-parallel when given a
+  :class:`~skc2bin.training.distributed.DistributedContext`: the online
+  network's two-view training pass runs through
+  :class:`~torch.nn.parallel.DistributedDataParallel` (with SyncBatchNorm on
+  CUDA), the batch-wide loss terms see the assignments of every process,
+  each process steps on its shard of the global batch, and the logged losses
+  are averaged over the processes;
 * owns its random streams (shuffling and augmentation) so that training
   continued later (``partial_fit``, ``warm_start``) picks them up exactly,
   and drops training-only state (the augmentation, live generators, the
@@ -26,28 +37,41 @@ for :class:`skc2bin.C2BINClusterer`; users never construct or clone it.
 
 import copy
 import time
+from contextlib import contextmanager
 
 import torch
 from sklearn.metrics.cluster import contingency_matrix
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, EpochTimer, LRScheduler, PassthroughScoring, ProgressBar
-from skorch.dataset import unpack_data
+from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
+from skorch.dataset import get_len, unpack_data
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import Subset
 
 from ..data import is_dataset, place_training_data
 from ..metrics import best_cluster_map
-from ..networks import TargetNetwork
+from ..networks import TargetNetwork, TwoViewForward
 from ..schedules import WarmupCosine
-from .callbacks import LOSS_PARTS, BatchLog, EMATarget, PlainPrintLog, SelectHeads
+from .callbacks import (
+    LOSS_PARTS,
+    BatchLog,
+    EMATarget,
+    EpochTimer,
+    MainProcessProgressBar,
+    PlainPrintLog,
+    SelectHeads,
+)
+from .distributed import gather_rows, rank_seed, use_sync_batchnorm
 from .refine import MAX_SAMPLES, refine_scales
 
-__all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK"]
+__all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
 #: Name of the :class:`EMATarget` callback in ``net.callbacks_``.
 EMA_CALLBACK = "ema_target"
 #: Name of the learning-rate schedule callback (``lr_schedule='cosine'``).
 LR_CALLBACK = "lr_schedule"
+#: Training steps between two checks that the losses are still finite (each
+#: reads one flag from the device; the end of every epoch is checked too).
+DIVERGENCE_CHECK_STEPS = 50
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -90,11 +114,12 @@ class C2BINNet(NeuralNet):
         channels-last memory layout (faster convolutions with bf16 tensor
         cores on GPUs, and with oneDNN on CPUs).
     compile_views : bool, default=False
-        Train through ``torch.compile`` of the online network's training
-        pass (compiled once per net, on the first step; not pickled).
-        skorch's own ``compile=True`` compiles each module's ``forward``,
-        which training does not call (it calls ``views_forward``), so this
-        compiles that method instead.
+        Train through ``torch.compile`` of the online network's two-view
+        training pass (:class:`~skc2bin.networks.TwoViewForward`; compiled
+        once per net, on the first step, or once per data-parallel call;
+        not pickled). skorch's own ``compile=True`` compiles each module's
+        ``forward``, which training does not call, so this compiles the
+        training pass instead.
 
     Attributes
     ----------
@@ -107,6 +132,17 @@ class C2BINNet(NeuralNet):
         Epochs completed when a KeyboardInterrupt, or an
         :class:`~skorch.callbacks.EarlyStopping` callback, ended the last
         call of :meth:`train_epochs`.
+    distributed_ : DistributedContext or None
+        During a data-parallel call of :meth:`train_epochs`, this process's
+        place in it; None otherwise.
+
+    Notes
+    -----
+    The per-batch loss records of the history (``train_loss``, its parts and
+    ``head_losses``) are written when the epoch ends, from values kept on the
+    device, so callbacks see them in ``on_epoch_end``, not in
+    ``on_batch_end`` — except at ``verbose=2``, where every batch is
+    recorded (and printed) as it ends.
     """
 
     def __init__(self, *args, base_momentum=0.99, total_steps=1, lr_schedule="constant", seed=0,
@@ -136,7 +172,7 @@ class C2BINNet(NeuralNet):
             callbacks.append((LR_CALLBACK, schedule))
         callbacks.append(("select_heads", SelectHeads()))
         if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
+            callbacks.append(("progress_bar", MainProcessProgressBar()))
         if self.verbose and self.verbose > 1:
             callbacks.append(("batch_log", BatchLog()))
         callbacks.append(("print_log", PlainPrintLog()))
@@ -182,7 +218,8 @@ class C2BINNet(NeuralNet):
         state["augment"] = None
         state["generator"] = None
         state["iterator_train__generator"] = None
-        state.pop("_compiled_views_forward", None)
+        state["distributed_"] = None
+        state.pop("_train_forward_fn", None)
         if "callbacks_" in state:
             state["callbacks_"] = [(name, _without_scheduler(cb)) for name, cb in state["callbacks_"]]
         return state
@@ -193,7 +230,7 @@ class C2BINNet(NeuralNet):
             self.module = self.module_
 
     # ------------------------------------------------------------- training
-    def train_epochs(self, X, epochs, augment, num_workers=0):
+    def train_epochs(self, X, epochs, augment, num_workers=0, distributed=None):
         """Train for ``epochs`` epochs on ``X``, continuing where the last call stopped.
 
         Weights, optimizer state, schedules and random streams carry over
@@ -203,38 +240,131 @@ class C2BINNet(NeuralNet):
         Parameters
         ----------
         X : Tensor or torch Dataset
-            Raw training samples.
+            Raw training samples (in a data-parallel fit, all of them, in
+            every process).
         epochs : int
         augment : callable
             ``augment(batch, generator)``.
         num_workers : int, default=0
             DataLoader workers when ``X`` is a torch Dataset.
+        distributed : DistributedContext, optional
+            Train data-parallel with the other processes of this context:
+            ``batch_size`` is the global batch, each process steps on its
+            ``1/world_size`` of every batch and augments with its own
+            generator (derived from the shared state), and the processes end
+            with the same weights, buffers, history and random states.
 
         Returns
         -------
         self
         """
+        from .build import plan_batch_size
+
+        world, rank = (distributed.world_size, distributed.rank) if distributed is not None else (1, 0)
         self.max_epochs = epochs
         self.augment = augment
         shuffle_state, augment_state = self.rng_states_
         self.iterator_train__generator = generator_from_state(shuffle_state, "cpu")
-        self.generator = generator_from_state(augment_state, self.device)
+        self.generator = self._augment_generator(augment_state, rank)
         # Smaller data than planned (a partial_fit chunk) shrinks this call's
         # batches only; batch_size stays the planned size.
-        self.iterator_train__batch_size = min(self.batch_size, len(X))
+        self.iterator_train__batch_size = plan_batch_size(self.batch_size, len(X), world)
+        self.iterator_train__num_shards, self.iterator_train__shard = world, rank
         self.set_loader_options(X, num_workers)
         self.interrupted_ = None
         self.stopped_early_ = None
         # In-memory data go to the GPU once when they fit there (pinned host
         # memory otherwise); this copy lives for this call only.
         train_data, _ = place_training_data(X, self.device)
-        self.partial_fit(train_data, None)
+        self.distributed_ = distributed
+        try:
+            with self._data_parallel(distributed):
+                self.partial_fit(train_data, None)
+            if distributed is not None:
+                augment_state = self._finish_data_parallel(distributed)
+            else:
+                augment_state = generator_state(self.generator)
+        finally:
+            self.distributed_ = None
+            self.iterator_train__num_shards, self.iterator_train__shard = 1, 0
         del train_data
-        self.rng_states_ = (
-            generator_state(self.iterator_train__generator),
-            generator_state(self.generator),
-        )
+        self.rng_states_ = (generator_state(self.iterator_train__generator), augment_state)
         return self
+
+    def _augment_generator(self, state, rank):
+        """The augmentation generator of process ``rank``: the saved stream
+        itself on rank 0 (and in single-process training), a stream seeded
+        from it and the rank elsewhere."""
+        if rank == 0:
+            return generator_from_state(state, self.device)
+        return torch.Generator(device=self.device).manual_seed(rank_seed(state, rank))
+
+    @contextmanager
+    def _data_parallel(self, context):
+        """Train through DDP while in this block (nothing to do without ``context``).
+
+        The online network's two-view pass is wrapped in
+        :class:`~torch.nn.parallel.DistributedDataParallel`; on CUDA the
+        BatchNorm layers of both networks become SyncBatchNorm for the block
+        (the model keeps plain BatchNorm afterwards, so it trains and predicts
+        alone as any other). The target network is not wrapped: it has no
+        trainable parameters, and its EMA move is the same on every process
+        because the online weights are.
+        """
+        if context is None:
+            yield
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = torch.device(self.device)
+        restore = []
+        if device.type == "cuda":
+            restore = [use_sync_batchnorm(self.module_), use_sync_batchnorm(self.target_)]
+        previous = self.__dict__.get("_train_forward_fn")
+        try:
+            ddp = DistributedDataParallel(
+                TwoViewForward(self.module_),
+                device_ids=[device.index] if device.type == "cuda" else None,
+                # Buffers (BatchNorm statistics) are made equal once, after
+                # training, not broadcast from rank 0 before every step.
+                **_no_forward_buffer_sync(DistributedDataParallel),
+            )
+            self._train_forward_fn = (self.module_, torch.compile(ddp) if self.compile_views else ddp)
+            yield
+        finally:
+            if previous is None:
+                self.__dict__.pop("_train_forward_fn", None)
+            else:
+                self._train_forward_fn = previous
+            for undo in reversed(restore):
+                undo()
+
+    def _finish_data_parallel(self, context):
+        """After a data-parallel call: make every process hold the same model.
+
+        Parameters and optimizer states already agree (DDP averaged the
+        gradients); BatchNorm statistics, which each process gathered on its
+        own samples, become their mean over the processes; the augmentation
+        stream carried on is rank 0's (the others derive theirs from it).
+
+        Returns
+        -------
+        augment_state : bytes
+        """
+        if self.interrupted_ is not None:
+            # Each process was interrupted at its own step: they can no
+            # longer exchange anything safely.
+            raise KeyboardInterrupt(
+                "A distributed fit was interrupted; the processes stopped at different steps, "
+                "so no model is kept."
+            )
+        context.synchronise_buffers(self.module_)
+        context.synchronise_buffers(self.target_)
+        state = context.broadcast_object(generator_state(self.generator))
+        # What draws from the stream after training (the refinement's seed)
+        # draws the same in every process.
+        self.generator = generator_from_state(state, self.device)
+        return state
 
     def extend_schedules(self, n_steps):
         """Make the EMA and learning-rate schedules cover ``n_steps`` more
@@ -248,7 +378,7 @@ class C2BINNet(NeuralNet):
             schedule.total_steps = max(schedule.total_steps, self.total_steps)
         return self
 
-    def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0):
+    def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -260,7 +390,10 @@ class C2BINNet(NeuralNet):
         new cluster numbers one to one), ``refine_scores`` (the
         primary scale's candidates) and ``refine_dur`` (seconds).
         Deterministic: seeded from the augmentation stream, after
-        :meth:`train_epochs` saved its state.
+        :meth:`train_epochs` saved its state. With a ``distributed`` context
+        every process refines the same samples from the same seed (it is
+        cheap next to training), then all keep rank 0's heads and records,
+        so they agree even where GPU kernels are not deterministic.
         """
         start = time.perf_counter()
         generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
@@ -291,6 +424,13 @@ class C2BINNet(NeuralNet):
         self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
         self.history.record("refine_scores", info["scores"][0])
         self.history.record("refine_dur", time.perf_counter() - start)
+        if distributed is not None:
+            for tensor in network.heads.state_dict().values():
+                distributed.broadcast_(tensor)
+            distributed.broadcast_(network.selected)
+            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_dur")
+            for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
+                self.history.record(key, value)
         return self
 
     def set_loader_options(self, X, num_workers):
@@ -343,14 +483,15 @@ class C2BINNet(NeuralNet):
         memory; a no-op when the data already live there)."""
         return torch.as_tensor(x).to(self.device, non_blocking=True)
 
-    def _views_forward(self):
-        """The online network's training pass, compiled when ``compile_views=True``."""
-        if not self.compile_views:
-            return self.module_.views_forward
-        fn = self.__dict__.get("_compiled_views_forward")
-        if fn is None:
-            fn = self._compiled_views_forward = torch.compile(self.module_.views_forward)
-        return fn
+    def _train_forward(self):
+        """The online network's two-view training pass: a
+        :class:`~skc2bin.networks.TwoViewForward`, compiled when
+        ``compile_views=True``, or its DDP wrapper during a data-parallel call."""
+        cached = self.__dict__.get("_train_forward_fn")
+        if cached is None or cached[0] is not self.module_:
+            fn = TwoViewForward(self.module_)
+            cached = self._train_forward_fn = (self.module_, torch.compile(fn) if self.compile_views else fn)
+        return cached[1]
 
     # -------------------------------------------------------------- the steps
     def make_views(self, x):
@@ -364,34 +505,35 @@ class C2BINNet(NeuralNet):
     def step_on_views(self, view1, view2):
         """Online and target passes, the C2BIN loss and its backward pass.
 
-        Records the loss parts in the history's current batch. The optimizer
-        step and the target's EMA move are left to skorch's loop (and to
-        :class:`EMATarget`).
+        Nothing is read back from the device. The optimizer step and the
+        target's EMA move are left to skorch's loop (and to
+        :class:`EMATarget`); the loss values go to :meth:`run_single_epoch`.
+        In a data-parallel call the online pass runs through DDP and the
+        cluster terms are computed on the assignments of every process.
 
         Returns
         -------
         step : dict
-            ``{'loss': loss, 'y_pred': prediction of view 1}``.
+            ``{'loss': loss, 'y_pred': prediction of view 1, 'losses':
+            values}``, where ``values`` is a detached float32 vector on the
+            device: the loss, its parts (:data:`LOSS_PARTS`) and every
+            head's cluster loss.
         """
-        forward = self._views_forward()
+        forward = self._train_forward()
         with self._autocast():
-            pred1, assigns1 = forward(view1)
-            pred2, assigns2 = forward(view2)
+            (pred1, assigns1), (pred2, assigns2) = forward(view1, view2)
             with torch.no_grad():
                 target1 = self.target_(view1)
                 target2 = self.target_(view2)
+        gather = gather_rows if getattr(self, "distributed_", None) is not None else None
         loss, parts = self.criterion_(
             pred1.float(), pred2.float(), target1.float(), target2.float(),
             [a.float() for a in assigns1], [a.float() for a in assigns2],
+            gather=gather,
         )
-        values = torch.stack([loss.detach(), *(parts[name] for name in LOSS_PARTS)]).tolist()
-        if not all(v == v and abs(v) != float("inf") for v in values):
-            raise TrainingDivergedError(self._divergence_message(values[0]))
         loss.backward()
-        for name, value in zip(LOSS_PARTS, values[1:]):
-            self.history.record_batch(f"{name}_loss", value)
-        self.history.record_batch("head_losses", parts["heads"].tolist())
-        return {"loss": loss, "y_pred": pred1}
+        values = torch.cat([torch.stack([loss.detach(), *(parts[name] for name in LOSS_PARTS)]), parts["heads"]])
+        return {"loss": loss, "y_pred": pred1, "losses": values}
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -416,16 +558,107 @@ class C2BINNet(NeuralNet):
             out = self.module_(x)
         return tuple(o[:n].float() for o in out)
 
-    def _divergence_message(self, value):
-        epoch = len(self.history)
-        # skorch has already opened this batch's record.
-        batch = len(self.history[-1]["batches"]) if len(self.history) else 1
+    # ------------------------------------------------------------ the epoch loop
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, without reading anything from the device per step.
+
+        Calls the same callbacks and records ``<prefix>_batch_size`` per batch
+        and ``<prefix>_batch_count`` per epoch as skorch does. Each training
+        step's loss values stay on the device; at the end of the epoch they
+        are read at once (averaged over the processes of a data-parallel fit
+        first), checked and written into the epoch's batch records
+        (``train_loss``, ``instance_loss``, ``contrast_loss``,
+        ``entropy_loss``, ``head_losses``), from which the per-epoch values
+        are averaged as before. Every :data:`DIVERGENCE_CHECK_STEPS` steps one
+        flag tells whether they are still finite, so a diverged fit stops
+        early. At ``verbose=2`` every batch is read and recorded as it ends.
+
+        Raises
+        ------
+        TrainingDivergedError
+            A loss is NaN or infinite; the message names the epoch and the
+            first batch where it was.
+        """
+        if iterator is None:
+            return
+        if not training:
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        per_batch = bool(self.verbose) and self.verbose > 1
+        pending, first, checked = [], len(self.history[-1]["batches"]), 0
+        batch_count = 0
+        try:
+            for batch in iterator:
+                self.notify("on_batch_begin", batch=batch, training=training)
+                step = step_fn(batch, **fit_params)
+                batch_size = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
+                self.history.record_batch(prefix + "_batch_size", batch_size)
+                pending.append(step["losses"])
+                if per_batch:
+                    self._record_losses(pending, first, prefix)
+                    first, pending = first + len(pending), []
+                elif len(pending) - checked >= DIVERGENCE_CHECK_STEPS:
+                    if not self._finite(pending[checked:]):
+                        self._record_losses(pending, first, prefix)  # raises
+                    checked = len(pending)
+                self.notify("on_batch_end", batch=batch, training=training, **step)
+                batch_count += 1
+        except KeyboardInterrupt:
+            # Keep what the completed steps recorded (for the head selection);
+            # in a data-parallel fit the other processes are elsewhere, so
+            # nothing is exchanged and nothing is checked.
+            self._record_losses(pending, first, prefix, local=True)
+            raise
+        self._record_losses(pending, first, prefix)
+        self.history.record(prefix + "_batch_count", batch_count)
+
+    def _finite(self, values):
+        """Whether every step's loss values in ``values`` are finite (on every process)."""
+        values = torch.stack(values)[:, : 1 + len(LOSS_PARTS)]
+        context = getattr(self, "distributed_", None)
+        if context is not None:
+            return context.all_finite(values)
+        return bool(torch.isfinite(values).all())
+
+    def _record_losses(self, pending, first, prefix, local=False):
+        """Read the steps' loss values from the device (one transfer), average
+        them over the processes, stop on a non-finite one, and write them
+        into batch records ``first, first + 1, ...`` of the current epoch."""
+        if not pending:
+            return
+        values = torch.stack(pending)
+        context = getattr(self, "distributed_", None)
+        if context is not None and not local:
+            values = context.all_reduce_mean(values)
+        rows = values.tolist()
+        batches = self.history[-1]["batches"]
+        n_parts = 1 + len(LOSS_PARTS)
+        for i, row in enumerate(rows):
+            if not local and not all(v == v and abs(v) != float("inf") for v in row[:n_parts]):
+                raise TrainingDivergedError(self._divergence_message(row[0], len(self.history), first + i + 1))
+            record = batches[first + i]
+            record[prefix + "_loss"] = row[0]
+            for name, value in zip(LOSS_PARTS, row[1:n_parts]):
+                record[f"{name}_loss"] = value
+            record["head_losses"] = row[n_parts:]
+
+    def _divergence_message(self, value, epoch, batch):
         return (
             f"Training diverged: the loss became {value} in epoch {epoch}, batch {batch}. "
             f"The usual cause is a learning rate too high for this data (lr={self.lr}): "
             "lower lr (try a tenth of it) or increase batch_size. Extreme feature values "
             "or a custom backbone/augmentation that produces NaN can cause it too."
         )
+
+
+def _no_forward_buffer_sync(ddp_class):
+    """DDP's keyword that turns off the broadcast of buffers before every
+    forward: ``forward_sync_buffers=False`` where torch has it (it keeps the
+    sync at construction), ``broadcast_buffers=False`` before."""
+    import inspect
+
+    if "forward_sync_buffers" in inspect.signature(ddp_class.__init__).parameters:
+        return {"forward_sync_buffers": False}
+    return {"broadcast_buffers": False}
 
 
 def _without_scheduler(callback):

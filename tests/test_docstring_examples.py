@@ -9,7 +9,8 @@ import importlib
 
 import pytest
 
-MODULES = ["skc2bin.clusterer", "skc2bin.metrics", "skc2bin._show_versions"]
+MODULES = ["skc2bin.clusterer", "skc2bin.metrics", "skc2bin._show_versions", "skc2bin.data",
+           "skc2bin.training.build", "skc2bin.training.distributed"]
 
 
 @pytest.mark.parametrize("name", MODULES + ["skc2bin.plotting"])

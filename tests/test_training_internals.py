@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch import nn
 
@@ -244,3 +245,111 @@ def test_make_net_builds_what_fit_builds(fitted):
     assert [n for n, _ in net.callbacks_] == [n for n, _ in fitted.net_.callbacks_]
     assert net.criterion_.temperature == fitted.cluster_temperature
     assert isinstance(net.optimizer_, torch.optim.AdamW)
+
+
+# ------------------------------------- loss values: on the device, read once per epoch
+class _StepLosses(Callback):
+    """Each training step's loss values, as the step returned them (on the device)."""
+
+    def initialize(self):
+        self.epochs_ = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs_.append([])
+
+    def on_batch_end(self, net, training=False, losses=None, **kwargs):
+        if training:
+            self.epochs_[-1].append(losses.clone())
+
+
+def test_epoch_losses_are_the_means_of_the_step_losses(blobs):
+    X, _ = blobs  # 120 rows, batch 16: 7 steps per epoch
+    est = C2BINClusterer(n_clusters=(3, 4), n_init=2, callbacks=[_StepLosses()],
+                         **{**TINY, "max_epochs": 3, "batch_size": 16}).fit(X)
+    steps = next(cb for _, cb in est.net_.callbacks_ if isinstance(cb, _StepLosses)).epochs_
+    assert len(steps) == len(est.history_) == 3
+    for epoch, values in zip(est.history_, steps):
+        values = torch.stack(values)  # (steps, 4 + heads), float32
+        assert values.shape == (7, 4 + 4)
+        # Every batch record holds its step's values ...
+        for record, row in zip(epoch["batches"], values.tolist()):
+            assert record["train_loss"] == row[0]
+            assert [record[f"{p}_loss"] for p in ("instance", "contrast", "entropy")] == row[1:4]
+            assert record["head_losses"] == row[4:]
+        # ... and each epoch value is their mean (skorch's batch-size weighting, equal batches).
+        means = values.double().mean(dim=0)
+        for i, key in enumerate(("train_loss", "instance_loss", "contrast_loss", "entropy_loss")):
+            assert epoch[key] == pytest.approx(means[i].item(), rel=1e-12), key
+        assert epoch["train_loss"] == pytest.approx(
+            epoch["instance_loss"] + epoch["contrast_loss"] + epoch["entropy_loss"], rel=1e-5)
+
+
+_SYNCS = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__float__,
+          torch.Tensor.__int__, torch.Tensor.__index__, torch.Tensor.numpy}
+
+
+class _CountReads(torch.overrides.TorchFunctionMode):
+    """Counts the calls that read a tensor's values back to Python."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in _SYNCS:
+            self.reads.append(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_training_epoch_reads_the_device_once(blobs):
+    """No host synchronisation per step: the step losses are read once, at the
+    end of the epoch (SGD, whose step reads nothing either; Adam reads its
+    step counters, which live on the CPU)."""
+    X, _ = blobs
+    for batch_size, n_steps in ((16, 7), (40, 3)):
+        est = C2BINClusterer(n_clusters=3, optimizer="sgd",
+                             **{**TINY, "max_epochs": 1, "batch_size": batch_size}).fit(X)
+        net = est.net_
+        net.augment = lambda batch, generator: batch + 0.1 * torch.randn(batch.shape, generator=generator)
+        net.generator = torch.Generator().manual_seed(0)
+        net.iterator_train__generator = torch.Generator().manual_seed(0)
+        with _CountReads() as reads:
+            net.partial_fit(torch.as_tensor(X, dtype=torch.float32), None, epochs=2)
+        assert reads.reads == ["tolist", "tolist"], (batch_size, reads.reads)  # one per epoch
+        assert len(net.history[-1]["batches"]) == n_steps
+
+
+def _nan_from(call):
+    """An augmentation that returns NaN from its ``call``-th call on (two calls per step)."""
+    calls = []
+
+    def augment(batch, generator):
+        calls.append(1)
+        return batch * float("nan") if len(calls) >= call else batch
+
+    return augment, calls
+
+
+def test_divergence_names_the_epoch_and_the_first_nonfinite_batch(blobs):
+    from skc2bin import TrainingDivergedError
+
+    X, _ = blobs  # 7 steps per epoch; step 10 = epoch 2, batch 3
+    augment, calls = _nan_from(2 * 10 - 1)
+    est = C2BINClusterer(n_clusters=3, augmentation=augment, **{**TINY, "max_epochs": 3, "batch_size": 16})
+    with pytest.raises(TrainingDivergedError, match=r"in epoch 2, batch 3\. .*lower lr"):
+        est.fit(X)
+    assert not hasattr(est, "net_")
+    assert len(calls) == 2 * 14  # found at the end of epoch 2
+
+
+def test_divergence_is_checked_every_few_steps_too(blobs, monkeypatch):
+    from skc2bin import TrainingDivergedError
+    from skc2bin.training import net as net_module
+
+    X, _ = blobs
+    monkeypatch.setattr(net_module, "DIVERGENCE_CHECK_STEPS", 2)
+    augment, calls = _nan_from(1)
+    with pytest.raises(TrainingDivergedError, match="in epoch 1, batch 1"):
+        C2BINClusterer(n_clusters=3, augmentation=augment, **{**TINY, "max_epochs": 3, "batch_size": 16}).fit(X)
+    assert len(calls) == 2 * 2  # stopped after 2 of the epoch's 7 steps

@@ -1,0 +1,135 @@
+"""Single-process training did not change when the loss values moved to the device
+and the online pass became one two-view forward (issues 11 and 12).
+
+Two checks:
+
+* a reference net with the train step and epoch loop as they were (two calls
+  of ``views_forward``, the loss parts read with ``.tolist()`` every step,
+  skorch's own ``run_single_epoch`` reading ``loss.item()``) trains, in this
+  process, exactly the model the current net trains: same labels, weights,
+  and history, batch records included — on any machine;
+* fingerprints recorded before the change, on the developers' machine,
+  still come out — only where they were recorded (same torch, CPU
+  instruction set; bitwise results differ between those).
+"""
+
+import hashlib
+import platform
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNet
+from torch.utils.data import TensorDataset
+
+from skc2bin import C2BINClusterer, TrainingDivergedError
+from skc2bin.training import LOSS_PARTS, C2BINNet
+
+from .conftest import TINY
+
+
+class ReferenceNet(C2BINNet):
+    """The train step and epoch loop of skc2bin 0.1 (before issues 11/12)."""
+
+    def run_single_epoch(self, *args, **kwargs):
+        return NeuralNet.run_single_epoch(self, *args, **kwargs)
+
+    def step_on_views(self, view1, view2):
+        forward = self.module_.views_forward
+        with self._autocast():
+            pred1, assigns1 = forward(view1)
+            pred2, assigns2 = forward(view2)
+            with torch.no_grad():
+                target1 = self.target_(view1)
+                target2 = self.target_(view2)
+        loss, parts = self.criterion_(
+            pred1.float(), pred2.float(), target1.float(), target2.float(),
+            [a.float() for a in assigns1], [a.float() for a in assigns2],
+        )
+        values = torch.stack([loss.detach(), *(parts[name] for name in LOSS_PARTS)]).tolist()
+        if not all(v == v and abs(v) != float("inf") for v in values):
+            raise TrainingDivergedError("diverged")
+        loss.backward()
+        for name, value in zip(LOSS_PARTS, values[1:]):
+            self.history.record_batch(f"{name}_loss", value)
+        self.history.record_batch("head_losses", parts["heads"].tolist())
+        return {"loss": loss, "y_pred": pred1}
+
+
+def _settings(digits_small, blobs):
+    Xd, _ = digits_small
+    Xb, _ = blobs
+    tiny = {**TINY, "n_threads": 1}
+    return {
+        "blobs": (Xb, dict(n_clusters=3, **tiny)),
+        "digits_images": (Xd, dict(n_clusters=(3, 5), image_shape=(8, 8), **tiny)),
+        "cosine_ninit2_b16": (Xb, dict(n_clusters=(3, 4), n_init=2, lr_schedule="cosine",
+                                       **{**tiny, "batch_size": 16, "max_epochs": 3})),
+        "dataset": (TensorDataset(torch.from_numpy(Xd.reshape(-1, 1, 8, 8))),
+                    dict(n_clusters=3, num_workers=0, **tiny)),
+    }
+
+
+def _fit(X, params, partial=False):
+    est = C2BINClusterer(**params)
+    if partial:  # two calls, the second on a smaller chunk
+        return est.partial_fit(X).partial_fit(X[:60])
+    return est.fit(X)
+
+
+def _weights(est):
+    return [v.clone() for m in (est.net_.module_, est.net_.target_) for v in m.state_dict().values()]
+
+
+@pytest.mark.parametrize("name", ["blobs", "digits_images", "cosine_ninit2_b16", "dataset", "partial_fit"])
+def test_training_is_bit_identical_to_the_reference_step(name, digits_small, blobs, monkeypatch):
+    settings = _settings(digits_small, blobs)
+    X, params = settings.get(name, settings["blobs"])
+    partial = name == "partial_fit"
+    current = _fit(X, params, partial)
+    monkeypatch.setattr("skc2bin.training.build.C2BINNet", ReferenceNet)
+    reference = _fit(X, params, partial)
+    assert type(reference.net_) is ReferenceNet and type(current.net_) is C2BINNet
+    np.testing.assert_array_equal(current.labels_per_scale_, reference.labels_per_scale_)
+    for a, b in zip(_weights(current), _weights(reference)):
+        assert torch.equal(a, b)
+    assert len(current.history_) == len(reference.history_)
+    for new, old in zip(current.history_, reference.history_):
+        for key in ("train_loss", *(f"{p}_loss" for p in LOSS_PARTS), "ema_momentum", "train_batch_count"):
+            assert new[key] == old[key], key
+        assert len(new["batches"]) == len(old["batches"])
+        for b_new, b_old in zip(new["batches"], old["batches"]):
+            assert b_new == b_old
+
+
+#: Fingerprints of the fits above, recorded at commit 43acc98 (before issues 11/12)
+#: with n_threads=1 on an x86_64 AVX512 CPU, torch 2.14.1+cu130.
+RECORDED = {
+    "blobs": ("b3fc0681eff4659b", "6eecb19e618bb7c2", 5.59474500020345),
+    "digits_images": ("d1bbe1ad7565bb16", "f17d4a438288393d", 4.570476531982422),
+    "cosine_ninit2_b16": ("b1ac1f216eaf1761", "d7b3ee66a331a00b", 5.6486141341073175),
+    "dataset": ("6eec6bf2ddd19329", "8a653c763cfbaf07", 4.0463708771599665),
+    "partial_fit": ("82c0a80ad1ea537a", "9588300a9a7c1b51", 5.927070617675781),
+}
+RECORDED_ON = ("2.14.1+cu130", "x86_64", "AVX512")
+
+
+def _fingerprint(est):
+    h = hashlib.sha256()
+    for m in (est.net_.module_, est.net_.target_):
+        for k, v in sorted(m.state_dict().items()):
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    labels = hashlib.sha256(est.labels_per_scale_.tobytes()).hexdigest()[:16]
+    return labels, h.hexdigest()[:16], est.history_[-1, "train_loss"]
+
+
+@pytest.mark.skipif(
+    (torch.__version__, platform.machine(), torch.backends.cpu.get_cpu_capability()) != RECORDED_ON,
+    reason="bitwise fingerprints were recorded with another torch or CPU instruction set",
+)
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_fits_reproduce_the_fingerprints_recorded_before_the_change(name, digits_small, blobs):
+    settings = _settings(digits_small, blobs)
+    X, params = settings.get(name, settings["blobs"])
+    assert _fingerprint(_fit(X, params, partial=name == "partial_fit")) == RECORDED[name]

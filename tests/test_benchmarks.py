@@ -38,6 +38,8 @@ EXPECTED = {
     "gpu_check": ["| pipeline | two-view samples/s | ratio to the best conventional |",
                   "| skc2bin (batched, on-device augmentation) | ", "| KMeans (pixels) | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
+    "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
+                    "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process, DDP path | 0 | "],
 }
 
 #: Scripts that read the CIFAR-10 archive in a normal run.

@@ -35,6 +35,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .._threads import _in_joblib_worker
 from ..data import shard_batch_slice
 
 __all__ = [
@@ -72,9 +73,7 @@ def in_joblib_worker():
     They inherit torchrun's environment (``WORLD_SIZE``, ``RANK``) from their
     parent, but are not ranks of its process group.
     """
-    import multiprocessing
-
-    return type(multiprocessing.current_process()).__name__ == "LokyProcess"
+    return _in_joblib_worker()
 
 
 def launched_distributed(environ=None):

@@ -58,7 +58,7 @@ numpydoc_validation_exclude = {
     r"^skc2bin\.C2BINClusterer\.(predict|predict_per_scale|predict_proba|transform|score|partial_fit|load"
     r"|device_|history_|n_features_out_)$",
     # Exception classes and module pages.
-    r"^skc2bin\.TrainingDivergedError", r"^skc2bin\.(metrics|plotting|networks|losses|augment)$",
+    r"^skc2bin\.TrainingDivergedError", r"^skc2bin\.DistributedError", r"^skc2bin\.(metrics|plotting|networks|losses|augment)$",
 }
 
 # -- Gallery ------------------------------------------------------------------

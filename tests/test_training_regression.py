@@ -56,10 +56,10 @@ class ReferenceNet(C2BINNet):
         return {"loss": loss, "y_pred": pred1}
 
 
-def _settings(digits_small, blobs):
+def _settings(digits_small, blobs, refine="neighbors"):
     Xd, _ = digits_small
     Xb, _ = blobs
-    tiny = {**TINY, "n_threads": 1}
+    tiny = {**TINY, "n_threads": 1, "refine": refine}
     return {
         "blobs": (Xb, dict(n_clusters=3, **tiny)),
         "digits_images": (Xd, dict(n_clusters=(3, 5), image_shape=(8, 8), **tiny)),
@@ -102,14 +102,19 @@ def test_training_is_bit_identical_to_the_reference_step(name, digits_small, blo
             assert b_new == b_old
 
 
-#: Fingerprints of the fits above, recorded at commit 43acc98 (before issues 11/12)
-#: with n_threads=1 on an x86_64 AVX512 CPU, torch 2.14.1+cu130.
+#: Fingerprints of the fits above: ``refine=None`` recorded at commit 43acc98 (before issues
+#: 11/12), default refinement at 0c996bc (main, before issues 11/12; its C2BIN phase gives the
+#: 43acc98 values), with n_threads=1 on an x86_64 AVX512 CPU, torch 2.14.1+cu130.
 RECORDED = {
-    "blobs": ("b3fc0681eff4659b", "6eecb19e618bb7c2", 5.59474500020345),
-    "digits_images": ("d1bbe1ad7565bb16", "f17d4a438288393d", 4.570476531982422),
-    "cosine_ninit2_b16": ("b1ac1f216eaf1761", "d7b3ee66a331a00b", 5.6486141341073175),
-    "dataset": ("6eec6bf2ddd19329", "8a653c763cfbaf07", 4.0463708771599665),
-    "partial_fit": ("82c0a80ad1ea537a", "9588300a9a7c1b51", 5.927070617675781),
+    (None, "blobs"): ("b3fc0681eff4659b", "6eecb19e618bb7c2", 5.59474500020345),
+    (None, "digits_images"): ("d1bbe1ad7565bb16", "f17d4a438288393d", 4.570476531982422),
+    (None, "cosine_ninit2_b16"): ("b1ac1f216eaf1761", "d7b3ee66a331a00b", 5.6486141341073175),
+    (None, "dataset"): ("6eec6bf2ddd19329", "8a653c763cfbaf07", 4.0463708771599665),
+    (None, "partial_fit"): ("82c0a80ad1ea537a", "9588300a9a7c1b51", 5.927070617675781),
+    ("neighbors", "blobs"): ("1c663a0c9f48655c", "74b7b138eb3ec836", 5.59474500020345),
+    ("neighbors", "digits_images"): ("424bdd8551911ec6", "d173bb84248072b4", 4.570476531982422),
+    ("neighbors", "cosine_ninit2_b16"): ("a3485ed1ee64b787", "7e1e818286073d32", 5.6486141341073175),
+    ("neighbors", "dataset"): ("279ed6e0b40172a8", "5ee9200dc24a4c07", 4.0463708771599665),
 }
 RECORDED_ON = ("2.14.1+cu130", "x86_64", "AVX512")
 
@@ -128,8 +133,8 @@ def _fingerprint(est):
     (torch.__version__, platform.machine(), torch.backends.cpu.get_cpu_capability()) != RECORDED_ON,
     reason="bitwise fingerprints were recorded with another torch or CPU instruction set",
 )
-@pytest.mark.parametrize("name", sorted(RECORDED))
-def test_fits_reproduce_the_fingerprints_recorded_before_the_change(name, digits_small, blobs):
-    settings = _settings(digits_small, blobs)
+@pytest.mark.parametrize("refine, name", sorted(RECORDED, key=str))
+def test_fits_reproduce_the_fingerprints_recorded_before_the_change(refine, name, digits_small, blobs):
+    settings = _settings(digits_small, blobs, refine)
     X, params = settings.get(name, settings["blobs"])
-    assert _fingerprint(_fit(X, params, partial=name == "partial_fit")) == RECORDED[name]
+    assert _fingerprint(_fit(X, params, partial=name == "partial_fit")) == RECORDED[refine, name]

@@ -129,6 +129,8 @@ def main():
     parser.add_argument("--data", default="digits", choices=["digits", "synthetic-cifar10"],
                         help="digits 8x8 (scores mean something) or random CIFAR-10-shaped images (speed only)")
     parser.add_argument("--backbone", default=None, help="backbone (default: the estimator's 'auto')")
+    parser.add_argument("--no-refine", action="store_true",
+                        help="refine=None: the C2BIN heads without the refinement phase")
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "OUT"), help=argparse.SUPPRESS)
     args = parse_args(parser)
     if args.worker:
@@ -140,7 +142,7 @@ def main():
     cuda = args.device == "cuda"
     base = dict(epochs=1 if args.smoke else args.epochs, batch_size=args.batch_size, device=args.device,
                 data=args.data, backbone=args.backbone, n_samples=SMOKE_SAMPLES if args.smoke else None,
-                model=SMOKE_PARAMS if args.smoke else {})
+                model={**(SMOKE_PARAMS if args.smoke else {}), **({"refine": None} if args.no_refine else {})})
     base["model"] = {k: v for k, v in base["model"].items() if k != "max_epochs"}
     runs = [("1 process", 1, threads, False, False)]
     if not cuda and threads > 1:

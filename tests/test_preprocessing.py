@@ -203,3 +203,18 @@ def test_unfitted_preprocessor_is_identity_on_float_vectors():
     pre = Preprocessor("vector", (3,))
     x = torch.randn((4, 3), generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(pre(x), x)
+
+
+@pytest.mark.parametrize(
+    "rows, dtype",
+    [
+        ([[0.5, 1.0], [2.0, 3.25]], np.float64),  # a float list keeps float64, as its array does
+        ([[1, 2], [3, 4]], np.float32),  # int64 array -> float32
+        ([[[0.1, 0.2], [0.3, 0.4]]] * 3, np.float64),  # images as nested lists
+    ],
+)
+def test_nested_lists_validate_to_the_dtype_of_their_array(rows, dtype):
+    from_list = check_input(C2BINClusterer(), rows, reset=True)[0]
+    from_array = check_input(C2BINClusterer(), np.asarray(rows), reset=True)[0]
+    assert from_list.dtype == from_array.dtype == dtype
+    np.testing.assert_array_equal(from_list, from_array)

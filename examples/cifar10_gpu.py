@@ -1,6 +1,6 @@
 """
-CIFAR-10 on a GPU, from an image folder
-=======================================
+CIFAR-10 on one or several GPUs, from an image folder
+=====================================================
 
 Clusters CIFAR-10's 32×32 colour images with the CIFAR-style ResNet-18
 backbone on a CUDA GPU. The images are read from an *image folder*, one
@@ -30,6 +30,30 @@ epoch; ``benchmarks/cifar10.py`` fits as many epochs as a time budget allows).
 
 For a quick check of the script on a CPU, read a few images per class and
 train one epoch: ``--per-class 20 --epochs 1 --device cpu``.
+
+**Several GPUs and machines.** The same script, unchanged, trains
+data-parallel when ``torchrun`` starts it: one process per GPU, each running
+this script; :class:`~skc2bin.C2BINClusterer` (``distributed='auto'``) sees
+the launch and trains with PyTorch's DistributedDataParallel over NCCL. On
+one machine with 8 GPUs::
+
+    torchrun --nproc_per_node 8 examples/cifar10_gpu.py /tmp/cifar10 --epochs 200 --batch-size 1024
+
+or on 4 machines with 8 GPUs each (run on every machine; ``HOST:PORT`` is one
+of them, reachable from the others)::
+
+    torchrun --nnodes 4 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint HOST:PORT \\
+        examples/cifar10_gpu.py /tmp/cifar10 --epochs 200 --batch-size 1024
+
+``--batch-size`` is then the *global* batch: with 8 processes and 1024, each
+GPU steps on 128 images (it must be divisible by the number of processes).
+Every process reads the whole image folder and takes its share of every
+batch. After ``fit`` every process holds the same model and ``labels_``; only
+rank 0 prints and saves, so the output appears once. Two gloo processes on a
+CPU check the launch::
+
+    torchrun --nproc_per_node 2 examples/cifar10_gpu.py /tmp/cifar10 \\
+        --per-class 20 --epochs 1 --device cpu --batch-size 64
 """
 
 import argparse
@@ -37,6 +61,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch.distributed as dist
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
@@ -67,6 +92,11 @@ def scores(y, labels):
             adjusted_rand_score(y, labels))
 
 
+def is_main_process():
+    """Rank 0 of a torchrun job, or the only process."""
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
 def main():
     parser = argparse.ArgumentParser(description="C2BIN on CIFAR-10 from an image folder (GPU).")
     parser.add_argument("root", help="folder holding train/<class>/*.jpg and test/<class>/*.jpg")
@@ -76,22 +106,26 @@ def main():
     parser.add_argument("--per-class", type=int, default=None,
                         help="read only this many images per class (quick checks)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="cifar10", help="prefix of the saved pictures")
+    parser.add_argument("--out", default="cifar10", help="prefix of the saved model and pictures")
     args = parser.parse_args()
 
     X_train, y_train, classes = image_folder(Path(args.root) / "train", args.per_class)
     X_test, y_test, _ = image_folder(Path(args.root) / "test", args.per_class)
-    print(f"{len(X_train)} train and {len(X_test)} test images; classes: {', '.join(classes)}")
 
     est = C2BINClusterer(
         n_clusters=10, backbone="resnet18", device=args.device, max_epochs=args.epochs,
         batch_size=args.batch_size, random_state=args.seed, verbose=1,
     )
     t0 = time.perf_counter()
-    est.fit(X_train)
-    print(f"fit: {time.perf_counter() - t0:.0f} s on {est.device_}")
+    est.fit(X_train)  # data-parallel when torchrun started several processes
+    fit_seconds = time.perf_counter() - t0
 
-    test_labels = est.predict(X_test)
+    test_labels = est.predict(X_test)  # every process predicts all of X_test
+    if not is_main_process():
+        return
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    print(f"{len(X_train)} train and {len(X_test)} test images; classes: {', '.join(classes)}")
+    print(f"fit: {fit_seconds:.0f} s on {world} process(es) ({est.device_}), global batch {args.batch_size}")
     print(f"\n{'split':<8}{'ACC':>7}{'NMI':>7}{'ARI':>7}")
     for split, y, labels in (("train", y_train, est.labels_), ("test", y_test, test_labels)):
         print(f"{split:<8}" + "".join(f"{v:7.3f}" for v in scores(y, labels)))
@@ -101,7 +135,8 @@ def main():
     fig.savefig(f"{args.out}_confusion.png", dpi=120, bbox_inches="tight")
     fig = plot_training_history(est, title="C2BIN on CIFAR-10: training history")
     fig.savefig(f"{args.out}_history.png", dpi=120, bbox_inches="tight")
-    print(f"saved {args.out}_confusion.png and {args.out}_history.png")
+    est.save(f"{args.out}.safetensors")  # once, on rank 0: every process holds the same model
+    print(f"saved {args.out}.safetensors, {args.out}_confusion.png and {args.out}_history.png")
 
 
 if __name__ == "__main__":

@@ -20,14 +20,15 @@ def test_digits_as_images_reach_quality_floor(digits):
     """Digits as 8x8 images, default settings but epochs/seed.
 
     With the refinement phase benchmarks/quality.py measures ACC 0.994 to
-    0.996 over seeds 0-4 (before it: 0.874 to 0.996; docs/benchmarks.md);
-    KMeans gets 0.79. The test holds seed 0 to 0.97, leaving room for
-    floating-point differences between machines and thread counts.
+    0.996 over seeds 0-4 with 1 torch thread and 0.963 to 0.995 with 2
+    (seed 0 is the worst there: 0.963, NMI 0.950); before it, 0.874 to 0.996
+    (docs/benchmarks.md). KMeans gets 0.79. The test holds seed 0 to issue
+    13's every-seed goal, 0.95 (NMI 0.94).
     """
     X, y = digits
     est = C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=100, random_state=0).fit(X)
     acc = clustering_accuracy(y, est.labels_)
-    assert acc >= 0.97, acc
+    assert acc >= 0.95, acc
     assert normalized_mutual_info_score(y, est.labels_) >= 0.94
 
 
@@ -36,26 +37,30 @@ def test_defaults_scale_to_larger_images(digits):
     """Digits upscaled to 16x16 (same information) must cluster about as well.
 
     The small CNN convolving at full resolution reached ACC 0.72-0.75 here,
-    and 0.82 pooled but with a single head per scale; the defaults with the
-    refinement phase measure 0.952 to 0.993 over seeds 0-4 (0.826 to 0.960
-    without it; docs/benchmarks.md), KMeans 0.80, UMAP + GMM 0.87.
+    and 0.82 pooled but with a single head per scale. At the default 100
+    epochs, with the refinement phase, benchmarks/quality.py measures 0.952
+    to 0.993 over seeds 0-4 with 1 torch thread and 0.943 to 0.994 with 2
+    (docs/benchmarks.md); KMeans 0.80, UMAP + GMM 0.87. The test trains 40
+    epochs, which costs half and is not worse on seed 0 (2 threads: 0.963 at
+    40 epochs, 0.969 at 50, 0.943 at 100; 1 thread, 50 epochs: 0.983).
     """
     X, y = digits
     X16 = torch.nn.functional.interpolate(
         torch.tensor(X.reshape(-1, 1, 8, 8)), size=16, mode="bilinear", align_corners=False
     ).numpy()[:, 0]
-    est = C2BINClusterer(n_clusters=10, max_epochs=100, random_state=0).fit(X16)
+    est = C2BINClusterer(n_clusters=10, max_epochs=40, random_state=0).fit(X16)
     assert clustering_accuracy(y, est.labels_) >= 0.92
 
 
 def test_transform_feeds_a_linear_probe(digits_small):
     X, y = digits_small
     pipe = make_pipeline(
-        C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=40, hidden_size=64,
+        C2BINClusterer(n_clusters=10, image_shape=(8, 8), max_epochs=20, hidden_size=64,
                        representation_size=32, projection_size=16, device="cpu", random_state=0),
         LogisticRegression(max_iter=2000),
     )
-    # A linear probe on 32 learned features of 200 training images (0.87 measured).
+    # A linear probe on 32 learned features of 200 training images: 0.857 / 0.873
+    # measured with 2 / 1 threads (0.91 / 0.89 after 40 epochs).
     assert cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0)).mean() > 0.8
 
 

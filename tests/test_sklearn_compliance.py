@@ -16,9 +16,10 @@ EXPECTED_FAILED_CHECKS = {}
 
 
 def _tiny():
-    # Enough optimizer steps (60 epochs of 16) to cluster check_clustering's
-    # 50 blobs (ARI > 0.4), still well under a second per fit.
-    return C2BINClusterer(n_clusters=3, **{**TINY, "max_epochs": 60, "batch_size": 16})
+    # Enough optimizer steps (30 epochs of 16) to cluster check_clustering's
+    # 50 blobs (ARI > 0.4 asked; 0.94-1.0 measured over seeds 0-2 with 1 and
+    # 2 threads), still well under a second per fit.
+    return C2BINClusterer(n_clusters=3, **{**TINY, "max_epochs": 30, "batch_size": 16})
 
 
 @parametrize_with_checks([_tiny()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)

@@ -59,7 +59,8 @@ class ReferenceNet(C2BINNet):
 def _settings(digits_small, blobs, refine="neighbors"):
     Xd, _ = digits_small
     Xb, _ = blobs
-    tiny = {**TINY, "n_threads": 1, "refine": refine}
+    # The fingerprints were recorded with the default refinement epochs.
+    tiny = {**TINY, "n_threads": 1, "refine": refine, "refine_epochs": 50}
     return {
         "blobs": (Xb, dict(n_clusters=3, **tiny)),
         "digits_images": (Xd, dict(n_clusters=(3, 5), image_shape=(8, 8), **tiny)),

@@ -12,7 +12,8 @@ others' results:
 4. training: ``benchmarks/cifar10.py`` fits the GPU recipe (:data:`GPU_RECIPE`) on the 50,000
    training images for as many epochs as the measured throughput allows in ``--budget``
    seconds, then scores the 10,000 test images (ACC/NMI/ARI, k-NN accuracy of ``transform``,
-   KMeans on pixels as the baseline);
+   KMeans on pixels as the baseline), both before and after the refinement phase
+   (``--compare-refine``: one training run);
 5. write ``gpu_check.json`` and ``gpu_check.md`` (one Markdown row per phase) to ``--out``
    (default: ``$OUT``, else ``gpu_check_out/``).
 
@@ -158,7 +159,7 @@ def main():
             epochs = max(1, int(0.85 * args.budget * rate / 50_000))
         results["planned_epochs"] = epochs
         cmd = [py, HERE / "cifar10.py", *common, "--device", device, "--split", "train", "--score-split", "test",
-               "--epochs", str(epochs), "--json", fit_json]
+               "--epochs", str(epochs), "--compare-refine", "--json", fit_json]
         if not args.smoke:
             cmd += GPU_RECIPE
         results["training"] = _run("training", cmd, 120 if args.smoke else args.budget * 1.3 + 120, out, env)
@@ -189,6 +190,10 @@ def _markdown(results):
             f"C2BIN, {fit['params'].get('backbone')}, batch {fit['params'].get('batch_size')}", fit["epochs"],
             f"{fit['fit_s']:.0f}", f"{fit['s_per_epoch']:.2f}", f"{fit['train_samples_per_s']:.0f}",
             *(f"{fit[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc"))))
+        phase = fit.get("before_refinement")
+        if phase:
+            lines.append(markdown_row("C2BIN phase only (before refinement)", fit["epochs"], f"{phase['fit_s']:.0f}",
+                                      "–", "–", *(f"{phase[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc"))))
         km = fit["kmeans"]
         lines.append(markdown_row("KMeans (pixels)", "–", "–", "–", "–",
                                   *(f"{km[k]:.3f}" for k in ("acc", "nmi", "ari")), "–"))

@@ -48,8 +48,13 @@ def test_file_is_not_a_pickle(fitted, tmp_path):
     est, _ = fitted
     path = tmp_path / "m.safetensors"
     est.save(path)
-    raw, _, header = _header(path)
-    assert not raw.startswith(b"\x80")  # pickle protocol marker
+    raw, n, header = _header(path)
+    # safetensors' layout, nothing else: an 8-byte little-endian header length, a JSON header,
+    # then the tensors' raw bytes, which end exactly at the last tensor's end offset. (The first
+    # byte is the low byte of the header length: it may be anything, pickle's 0x80 included.)
+    assert raw[8:9] == b"{"
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    assert tensors and max(v["data_offsets"][1] for v in tensors.values()) == len(raw) - 8 - n
     meta = header["__metadata__"]
     assert meta["format"] == FORMAT and "skc2bin_version" in meta
     assert json.loads(meta["params"])["n_clusters"] == {"__tuple__": [3, 5]}

@@ -147,7 +147,8 @@ def main():
     runs = [("1 process", 1, threads, False, False)]
     if not cuda and threads > 1:
         runs.append(("1 process", 1, 1, False, False))
-    runs.append(("1 process, DDP path", 1, threads, True, True))
+    if not args.smoke:  # the smoke run launches torchrun once, for the data-parallel row
+        runs.append(("1 process, DDP path", 1, threads, True, True))
     if args.nproc > 1:
         runs.append((f"{args.nproc} processes (DDP)", args.nproc, 1 if not cuda else threads, True, True))
 

@@ -146,7 +146,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``-mean_i log <p_i, p_neighbour>`` plus ``entropy_weight`` times the
         size prior ``size_prior``; per scale, the head kept is the one whose
         partition of the training set has the lowest consistency plus
-        ``entropy_weight`` times C2BIN's uniform entropy term. It fixes most
+        ``entropy_weight`` times C2BIN's uniform entropy term, the C2BIN
+        head as it was among the candidates (it stays unless a refined head
+        scores lower). It fixes most
         fits where C2BIN's heads merged two classes and split another, and
         lets large clusters stay whole; the representation (``transform``)
         is unchanged. Uses at most 20,000 training samples (a seeded random
@@ -283,8 +285,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Per-epoch records: ``train_loss``, ``instance_loss``,
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
         a refined fit the last one also holds ``refine_loss``,
-        ``refine_losses``, ``refine_changed``, ``refine_scores`` and
-        ``refine_dur`` (see ``refine``).
+        ``refine_losses``, ``refine_changed``, ``refine_scores``,
+        ``refine_kept`` and ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
     n_features_out_ : int
@@ -914,8 +916,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``instance_loss``, ``contrast_loss``, ``entropy_loss`` and
         ``ema_momentum``; read a column with ``history_[:, key]``. After a
         refined fit the last record also holds ``refine_loss``,
-        ``refine_losses``, ``refine_changed``, ``refine_scores`` and
-        ``refine_dur`` (see ``refine``).
+        ``refine_losses``, ``refine_changed``, ``refine_scores``,
+        ``refine_kept`` and ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)
         return self.net_.history

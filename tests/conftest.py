@@ -29,6 +29,33 @@ TINY = dict(
 )
 
 
+#: Test modules that take longest (``--durations``, one torch thread), slowest
+#: first. The suite runs in two pytest-xdist workers, one module at a time each
+#: (``--dist loadfile``); starting these first, in this order, keeps both
+#: workers busy to the end instead of leaving one module of minutes for last.
+#: Only a schedule: a module missing here runs after them, in collection order.
+SLOW_MODULES = (
+    "test_integration.py",  # the 8x8 floor at the default 100 epochs
+    "test_benchmarks.py",  # every benchmark's --smoke run
+    "test_distributed.py",  # six torchrun launches
+    "test_larger_images.py",  # the 16x16 floor
+    "test_estimator.py",
+    "test_sklearn_compliance.py",
+)
+
+
+def pytest_configure(config):
+    # Keep the module order below: pytest-xdist otherwise sends modules with
+    # most tests first (its --loadscope-reorder).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))  # stable: test order kept
+
+
 @pytest.fixture(scope="session")
 def digits():
     X, y = load_digits(return_X_y=True)

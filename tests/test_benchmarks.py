@@ -37,9 +37,10 @@ EXPECTED = {
     "vector_defaults": ["| variant | ACC per seed | mean ACC | fit s |", "| noise 0.3 | "],
     "gpu_check": ["| pipeline | two-view samples/s | ratio to the best conventional |",
                   "| skc2bin (batched, on-device augmentation) | ", "| KMeans (pixels) | "],
+    "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
-                    "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process, DDP path | 0 | "],
+                    "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }
 
 #: Scripts that read the CIFAR-10 archive in a normal run.
@@ -83,7 +84,10 @@ def runs(request):
     """Futures of the subprocesses this session's selected tests need, all started at once."""
     selected = [item.callspec.params["script"] for item in request.session.items
                 if item.originalname == "test_smoke" and hasattr(item, "callspec")]
-    pool = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 1) + 1)))
+    # Under pytest-xdist the other worker already uses a core: run the (one-thread) scripts one
+    # at a time there, rather than oversubscribe the cores.
+    workers = 1 if os.environ.get("PYTEST_XDIST_WORKER") else max(2, min(4, (os.cpu_count() or 1) + 1))
+    pool = ThreadPoolExecutor(max_workers=workers)
     futures = {"in-process": pool.submit(_run, ["-c", IN_PROCESS, json.dumps([_scripts(), NEED_ARCHIVE])])}
     # Slowest first: memory.py runs five subprocesses of its own.
     for script in sorted(selected, key=lambda s: s != "memory"):

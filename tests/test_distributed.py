@@ -12,10 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from skorch.dataset import Dataset as SkorchDataset
@@ -35,18 +33,22 @@ TOL = 1e-5
 
 def torchrun(script, *args, nproc=2, timeout=240):
     """Run ``script`` under torchrun with ``nproc`` gloo processes; returns the
-    completed process (stdout and stderr together) and its wall time."""
+    completed process (stdout and stderr together).
+
+    ``timeout`` is far below the process group's 10-minute timeout: a process
+    left waiting in a collective for one that failed fails the test with
+    ``TimeoutExpired`` instead of being freed by that timeout. The tests assert
+    outcomes, never durations (the machines are shared).
+    """
     env = {k: v for k, v in os.environ.items()
            if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = "1"
-    t0 = time.monotonic()
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
          str(SCRIPTS / script), *map(str, args)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
-    return proc, time.monotonic() - t0
 
 
 def _ok(proc):
@@ -218,7 +220,7 @@ def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shar
     as in the processes)."""
     from .distributed import loss_worker as W
 
-    proc, secs = torchrun("loss_worker.py", tmp_path)
+    proc = torchrun("loss_worker.py", tmp_path)
     _ok(proc)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
 
@@ -255,7 +257,6 @@ def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shar
         for name in grads:
             torch.testing.assert_close(r["grads"][name], grads[name], rtol=0, atol=TOL, msg=name)
     assert any(g.abs().max() > 1e-3 for g in grads.values())  # not trivially zero
-    assert secs < 60
 
 
 def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
@@ -267,7 +268,7 @@ def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
 
     from .distributed import step_worker as W
 
-    proc, secs = torchrun("step_worker.py", tmp_path)
+    proc = torchrun("step_worker.py", tmp_path)
     _ok(proc)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
     assert len(ranks[0]["steps"]) == len(ranks[1]["steps"]) == W.N_SAMPLES // W.BATCH
@@ -326,7 +327,6 @@ def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
                             for k in range(len(whole))])
     assert epoch["train_loss"] == pytest.approx(per_step[:, 0].mean().item(), abs=1e-6)
     assert epoch["instance_loss"] == pytest.approx(per_step[:, 1].mean().item(), abs=1e-6)
-    assert secs < 60
 
 
 def test_a_plain_script_under_torchrun_trains_agrees_and_clusters_like_one_process(tmp_path):
@@ -335,12 +335,10 @@ def test_a_plain_script_under_torchrun_trains_agrees_and_clusters_like_one_proce
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = "1"  # as each torchrun process (and no oversubscribed cores)
-    t0 = time.monotonic()
     single = subprocess.run([sys.executable, str(SCRIPTS / "user_script.py"), str(one)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=240)
     _ok(single)
-    single_secs = time.monotonic() - t0
-    proc, secs = torchrun("user_script.py", many)
+    proc = torchrun("user_script.py", many)
     _ok(proc)
     ref = json.loads((one / "rank0.json").read_text())
     ranks = [json.loads((many / f"rank{r}.json").read_text()) for r in range(2)]
@@ -355,40 +353,35 @@ def test_a_plain_script_under_torchrun_trains_agrees_and_clusters_like_one_proce
     assert ranks[0]["ari"] >= min(0.8, ref["ari"] - 0.1), (ranks[0]["ari"], ref["ari"])
     # Only rank 0 printed the table of losses.
     assert proc.stdout.count("train_loss") == 1, proc.stdout[-3000:]
-    assert secs < 60 and single_secs < 60
 
 
 def test_processes_with_different_data_stop_before_training(tmp_path):
-    proc, secs = torchrun("failing_script.py", "different-data", tmp_path)
+    proc = torchrun("failing_script.py", "different-data", tmp_path)
     assert proc.returncode != 0
     for r in range(2):
         outcome = (tmp_path / f"rank{r}.txt").read_text()
         assert "DistributedError" in outcome and "different training data" in outcome, outcome
-    assert secs < 60
 
 
 def test_a_process_that_fails_before_training_stops_the_others(tmp_path):
     """Process 1's input check fails and its script goes on (catches the
     error): process 0 is told at once, by the agreement before training."""
-    proc, secs = torchrun("failing_script.py", "bad-data", tmp_path)
+    proc = torchrun("failing_script.py", "bad-data", tmp_path)
     assert proc.returncode != 0
     _, outcome1 = (tmp_path / "rank1.txt").read_text().split("\n", 1)
     assert outcome1.startswith("ValueError") and "NaN" in outcome1
-    elapsed0, outcome0 = (tmp_path / "rank0.txt").read_text().split("\n", 1)
+    _, outcome0 = (tmp_path / "rank0.txt").read_text().split("\n", 1)
     assert outcome0.startswith("DistributedError: Process 1 of the distributed fit failed before training (ValueError")
-    assert float(elapsed0) < 30
-    assert secs < 60
 
 
 def test_a_process_that_fails_in_training_stops_the_others(tmp_path):
-    proc, secs = torchrun("failing_script.py", "rank-fails", tmp_path)
+    proc = torchrun("failing_script.py", "rank-fails", tmp_path)
     assert proc.returncode != 0
     _, outcome1 = (tmp_path / "rank1.txt").read_text().split("\n", 1)
     assert "process 1 fails on purpose" in outcome1
     assert "process 1 fails on purpose" in proc.stdout + proc.stderr  # torchrun shows the cause
     # Process 0 was waiting for process 1 in a collective: it stopped with a
-    # communication error or was ended by torchrun, within seconds.
+    # communication error or was ended by torchrun (not freed by the group's timeout).
     rank0 = tmp_path / "rank0.txt"
     if rank0.exists():
         assert rank0.read_text().split("\n", 1)[1].strip() != "no error"
-    assert secs < 60

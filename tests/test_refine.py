@@ -98,7 +98,9 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     est = C2BINClusterer(**params).fit(X)
     last = est.history_[-1]
     assert len(last["refine_losses"]) == 3 and 0.0 <= last["refine_changed"] <= 1.0
-    assert len(last["refine_scores"]) == TINY.get("n_init", 5) and last["refine_dur"] >= 0
+    # n_init refined candidates, then the selected head as it was.
+    assert len(last["refine_scores"]) == TINY.get("n_init", 5) + 1 and last["refine_dur"] >= 0
+    assert last["refine_kept"] == (min(last["refine_scores"][:-1]) >= last["refine_scores"][-1])
     off = C2BINClusterer(**{**params, "refine": None}).fit(X)
     assert "refine_loss" not in off.history_[-1]
     # The C2BIN phase is the same with and without refinement.
@@ -134,3 +136,41 @@ def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):
     off = C2BINClusterer(**{**params, "refine": None}).fit(blobs3)
     agreement = clustering_accuracy(off.labels_, est.labels_)
     assert est.history_[-1, "refine_changed"] == pytest.approx(1.0 - agreement)
+
+
+def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
+    """The unrefined head is a candidate: with no training (epochs=0) every
+    refined candidate is a copy of a C2BIN head, so none scores lower than the
+    selected one and it stays; after training on two clear groups a refined
+    head wins and replaces it."""
+    from skc2bin.training.refine import refine_scales
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4])
+
+    class Network(torch.nn.Module):  # the two attributes refine_scales reads
+        n_init = 3
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(self.n_init))
+            self.register_buffer("selected", torch.tensor([1]))
+
+    net = Network()
+    # Select the C2BIN head that scores lowest (as the estimator's selection may not).
+    best = int(selection_scores(list(net.heads), feats, mine_neighbors(feats, 5)).argmin())
+    net.selected.fill_(best)
+    before = {k: v.clone() for k, v in net.heads[best].state_dict().items()}
+    info = refine_scales(net, feats, n_neighbors=5, epochs=0, generator=g)
+    assert info["kept"] == [True] and len(info["scores"][0]) == 4
+    assert info["scores"][0][best] == info["scores"][0][-1]  # the copy of the selected head ties
+    for k, v in net.heads[best].state_dict().items():
+        assert torch.equal(v, before[k])
+
+    info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform", generator=g)
+    assert info["kept"] == [False] and min(info["scores"][0][:-1]) < info["scores"][0][-1]
+    assert any(not torch.equal(v, before[k]) for k, v in net.heads[best].state_dict().items())
+    labels = net.heads[best](feats).argmax(1).numpy()
+    truth = np.repeat([0, 1], 60)
+    assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95

@@ -387,8 +387,10 @@ class C2BINNet(NeuralNet):
         last history row ``refine_loss`` (final loss of the primary scale),
         ``refine_losses`` (its per-epoch curve), ``refine_changed`` (share of
         the samples whose primary cluster changed, after matching the old and
-        new cluster numbers one to one), ``refine_scores`` (the
-        primary scale's candidates) and ``refine_dur`` (seconds).
+        new cluster numbers one to one), ``refine_scores`` (the primary
+        scale's candidates: the refined heads, then the head as it was),
+        ``refine_kept`` (True where that head stayed because no refined head
+        scored lower) and ``refine_dur`` (seconds).
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is
@@ -423,12 +425,13 @@ class C2BINNet(NeuralNet):
         rows, cols = best_cluster_map(counts)
         self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
         self.history.record("refine_scores", info["scores"][0])
+        self.history.record("refine_kept", info["kept"][0])
         self.history.record("refine_dur", time.perf_counter() - start)
         if distributed is not None:
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
-            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_dur")
+            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_kept", "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         return self

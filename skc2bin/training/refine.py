@@ -18,10 +18,18 @@ representation:
    (:func:`~skc2bin.losses.size_prior_loss`);
 4. keep, per scale, the head whose partition of the whole training set
    scores lowest on ``consistency + w · (log k - H(P))``
-   (:func:`selection_scores`). Trained with a size prior that only keeps
+   (:func:`selection_scores`), the head as C2BIN trained it among the
+   candidates: the refinement replaces it only where its own score says the
+   refined partition is better. Trained with a size prior that only keeps
    clusters from emptying (a large class can stay whole), chosen with C2BIN's
    uniform term (consistency alone prefers heads that merged parts of two
    balanced classes).
+
+The guard in step 4 matters where the representation is weak: on CIFAR-10
+(10-NN accuracy 0.43-0.60) the refined heads drew one very large cluster and
+lowered ACC (0.303 -> 0.270 on a CPU, 0.419 -> 0.403 on a GPU), and they
+scored worse than the head they would have replaced
+(``benchmarks/refine_guard.py``).
 
 Measured on 20 data sets (``benchmarks/quality.py``, ``docs/benchmarks.md``).
 Everything here is a function of tensors and modules;
@@ -152,25 +160,32 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     Per scale, copies of the ``n_init`` heads are trained with
     :func:`refine_heads`; the one with the lowest :func:`selection_scores`
     replaces the weights of the scale's selected head (the module keeps its
-    structure, so saved files and the fitted state are unaffected).
+    structure, so saved files and the fitted state are unaffected), unless
+    the selected head as it was scores at least as low: then it stays.
 
     Returns
     -------
     info : dict
         ``'losses'``: per scale, the per-epoch refinement loss; ``'scores'``:
-        per scale, every candidate's selection score.
+        per scale, every refined candidate's selection score, then that of
+        the selected head before the refinement; ``'kept'``: per scale,
+        whether that head was kept (no refined candidate scored lower).
     """
     neighbors = mine_neighbors(features, n_neighbors)
     n_init = network.n_init
-    info = {"losses": [], "scores": []}
+    info = {"losses": [], "scores": [], "kept": []}
     for scale in range(len(network.heads) // n_init):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         losses = refine_heads(candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
                               weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor,
                               generator=generator)
-        scores = selection_scores(candidates, features, neighbors, prior_weight)
-        best = candidates[int(scores.argmin())]
-        network.heads[int(network.selected[scale])].load_state_dict(best.state_dict())
+        current = network.heads[int(network.selected[scale])]
+        scores = selection_scores([*candidates, current], features, neighbors, prior_weight)
+        best = int(scores[:-1].argmin())
+        kept = not bool(scores[best] < scores[-1])
+        if not kept:
+            current.load_state_dict(candidates[best].state_dict())
         info["losses"].append(losses)
         info["scores"].append(scores.tolist())
+        info["kept"].append(kept)
     return info

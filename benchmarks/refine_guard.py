@@ -1,0 +1,156 @@
+"""Does the refinement's head selection know when to keep C2BIN's own head? (issue 13, refinement guard)
+
+The refinement phase (``refine='neighbors'``) raises ACC on most data sets but lowers it on some
+(CIFAR-10 on a CPU and on a GPU, iris, one digits-vectors seed, one digits-geo seed:
+docs/benchmarks.md). This study fits the C2BIN phase once per data set and seed (``refine=None``),
+then, on the same frozen representation and the same mined neighbours the refinement uses, scores
+every candidate partition with the refinement's label-free selection score
+(:func:`skc2bin.training.refine.selection_scores`, lower is better):
+
+* ``orig j``: the ``n_init`` heads as C2BIN trained them (``j`` = 0 is the one ``predict`` uses);
+* ``ref j``: the same heads after the refinement (the default keeps the lowest-scoring one).
+
+Per fit it records every candidate's score and ACC, and the neighbour agreement (share of mined
+neighbour pairs with the same cluster) of each, so that a rule — "keep the original head when it
+scores lower", or "refine only when the neighbours agree" — can be judged on every data set before
+it becomes a default. Labels are used only for scoring.
+
+Run (one torch thread; one JSON line per fit appended to ``--out``):
+    OMP_NUM_THREADS=1 python benchmarks/refine_guard.py --data cifar10 iris digits-geo --seeds 0 1 2 \
+        --out benchmarks/results/refine_guard.jsonl
+    python benchmarks/refine_guard.py --report --out benchmarks/results/refine_guard.jsonl
+``--smoke`` fits 200 digits (8x8) for one small epoch into a temporary file.
+``cifar10`` is the 10,000 CIFAR-10 test images (``--cifar-epochs``, default 15, about 4 minutes).
+"""
+
+import copy
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import benchmark_parser, model_params, parse_args, scores, smoke_subset  # noqa: E402
+from _sets import DATASETS  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.training.refine import MAX_SAMPLES, mine_neighbors, selection_scores  # noqa: E402
+
+
+def load(name, cifar_epochs):
+    """``(X, y, extra params)`` of a data set."""
+    if name == "cifar10":
+        from _data import cifar10
+
+        X, y = cifar10("test")
+        return X, y, {"max_epochs": cifar_epochs}
+    X, y = DATASETS[name]()
+    return (X.astype(np.float32) if X.ndim == 3 else X), y, {}
+
+
+def candidates(est, Xt):
+    """Features, neighbours, and the primary scale's heads of a fitted (unrefined) estimator."""
+    net = est.net_
+    if len(Xt) > MAX_SAMPLES:
+        raise ValueError("this study assumes at most MAX_SAMPLES samples (no subset)")
+    with torch.no_grad():
+        features = torch.cat([y for y, *_ in net.forward_iter(Xt, training=False, device=net.device)])
+    network = net.module_
+    heads = [network.heads[j] for j in range(network.n_init)]  # scale 0's n_init heads
+    order = [int(network.selected[0])] + [j for j in range(network.n_init) if j != int(network.selected[0])]
+    return features, [heads[j] for j in order]
+
+
+@torch.no_grad()
+def describe(heads, features, neighbors, y, prior_weight):
+    """Per head: selection score, ACC/NMI/ARI on the training samples, neighbour agreement, sizes."""
+    out = []
+    score = selection_scores(heads, features, neighbors, prior_weight).tolist()
+    for head, s in zip(heads, score):
+        head.eval()
+        labels = head(features).argmax(1)
+        agree = float((labels[:, None] == labels[neighbors]).float().mean())
+        lab = labels.cpu().numpy()
+        acc, nmi, ari = scores(y, lab)
+        out.append({"score": s, "acc": acc, "nmi": nmi, "ari": ari, "agree": agree,
+                    "sizes": sorted(np.bincount(lab).tolist())})
+    return out
+
+
+def study(name, seed, args):
+    X, y, extra = load(name, args.cifar_epochs)
+    X, y = smoke_subset(X, y, args)
+    k = len(np.unique(y))
+    t0 = time.perf_counter()
+    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, **extra)).set_params(refine=None)
+    est.fit(X)
+    fit_s = time.perf_counter() - t0
+    Xt, _ = est._checked_data(X, reset=False)  # the training samples as fit saw them (benchmark only)
+    features, originals = candidates(est, Xt)
+    neighbors = mine_neighbors(features, est.refine_neighbors)
+    record = {"data": name, "seed": seed, "fit_s": fit_s,
+              "orig": describe(originals, features, neighbors, y, est.entropy_weight)}
+    # The default refinement on a copy: the same seeded call fit makes (benchmarks/cifar10.py).
+    refined = copy.deepcopy(est).set_params(refine="neighbors")
+    refined._refine(refined.net_, Xt, True)
+    record["refine_scores"] = refined.history_[-1]["refine_scores"]
+    _, refined_heads = candidates(refined, Xt)
+    record["ref_selected"] = describe(refined_heads[:1], features, neighbors, y, est.entropy_weight)[0]
+    return record
+
+
+def report(path):
+    """The table of every record in ``path``: the C2BIN head, the best refined head, and the guard."""
+    recs = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            recs.setdefault((rec["data"], rec["seed"]), rec)  # a fit is deterministic: the first record
+    recs = sorted(recs.values(), key=lambda r: (r["data"], r["seed"]))
+    print("| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) | guard keeps the C2BIN head | "
+          "ACC of the default fit |")
+    print("|---|---|---|---|---|---|")
+    for r in recs:
+        head = r["orig"][0]
+        # Records made before the guard hold the n_init refined scores; later ones the C2BIN head's last.
+        best = min(r["refine_scores"][:len(r["orig"])])
+        keep = head["score"] <= best
+        # ref_selected is the best refined head, except in a record made with the guard where it kept the head.
+        known = not (keep and len(r["refine_scores"]) > len(r["orig"]))
+        refined = f"{r['ref_selected']['acc']:.3f}" if known else "not recorded"
+        final = head["acc"] if keep else r["ref_selected"]["acc"]
+        print(f"| {r['data']} | {r['seed']} | {head['acc']:.3f} ({head['score']:.3f}) | {refined} ({best:.3f}) | "
+              f"{'yes' if keep else 'no'} | {final:.3f} |")
+
+
+def main():
+    parser = benchmark_parser(__doc__, seeds=[0])
+    parser.add_argument("--data", nargs="+", default=["cifar10"])
+    parser.add_argument("--cifar-epochs", type=int, default=15)
+    parser.add_argument("--out", default=str(HERE / "results" / "refine_guard.jsonl"))
+    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    args = parse_args(parser)
+    if args.smoke:
+        args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
+    if args.report:
+        return report(args.out)
+    for name in args.data:
+        for seed in args.seeds:
+            rec = study(name, seed, args)
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            o, f = rec["orig"][0], rec["ref_selected"]
+            print(f"{name} seed {seed}: orig ACC {o['acc']:.3f} score {o['score']:.3f} agree {o['agree']:.2f} | "
+                  f"refined ACC {f['acc']:.3f} score {f['score']:.3f} agree {f['agree']:.2f} | "
+                  f"fit {rec['fit_s']:.0f} s", flush=True)
+    print()
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -73,7 +73,7 @@ def test_auto_trains_data_parallel_only_when_launched_with_several_processes(no_
     assert D.wants_distributed("auto") is True
     assert D.wants_distributed(False) is False
     # joblib's workers inherit torchrun's environment but are no ranks.
-    monkeypatch.setattr(D, "in_joblib_worker", lambda: True)
+    monkeypatch.setattr(D, "_in_joblib_worker", lambda: True)
     assert D.wants_distributed("auto") is False
     with pytest.raises(ValueError, match="joblib worker"):
         D.wants_distributed(True)

@@ -46,7 +46,6 @@ __all__ = [
     "data_fingerprint",
     "distributed_context",
     "gather_rows",
-    "in_joblib_worker",
     "launched_distributed",
     "rank_seed",
     "shard_batch_slice",
@@ -67,15 +66,6 @@ class DistributedError(RuntimeError):
 
 
 # ------------------------------------------------------------------ detection
-def in_joblib_worker():
-    """Whether this process is one of joblib's workers (``n_jobs > 1``).
-
-    They inherit torchrun's environment (``WORLD_SIZE``, ``RANK``) from their
-    parent, but are not ranks of its process group.
-    """
-    return _in_joblib_worker()
-
-
 def launched_distributed(environ=None):
     """The ``WORLD_SIZE`` a launcher such as torchrun set, or None.
 
@@ -119,11 +109,13 @@ def wants_distributed(distributed, environ=None):
     available = dist.is_available()
     world = launched_distributed(environ) if available else None
     group = _group_world_size() if available else None
+    # joblib's workers (n_jobs > 1) inherit torchrun's WORLD_SIZE and RANK from
+    # their parent, but are not ranks of its process group.
     if distributed == "auto":
-        if not available or in_joblib_worker():
+        if not available or _in_joblib_worker():
             return False
         return (group or world or 1) > 1
-    if in_joblib_worker():
+    if _in_joblib_worker():
         raise ValueError(
             "distributed=True inside a joblib worker process (n_jobs > 1): those processes are "
             "not ranks of a process group. Use n_jobs=1 under torchrun, or distributed=False."

@@ -19,10 +19,17 @@ Run (one torch thread; one JSON line per fit appended to ``--out``):
     OMP_NUM_THREADS=1 python benchmarks/refine_guard.py --data cifar10 iris digits-geo --seeds 0 1 2 \
         --out benchmarks/results/refine_guard.jsonl
     python benchmarks/refine_guard.py --report --out benchmarks/results/refine_guard.jsonl
+With ``--all-candidates`` a fit also records every refined candidate (trained again from the same
+C2BIN heads with the same settings, its own seed), and ``--report-selection`` prints which ACC the
+selection would reach with another weight ``w`` of its entropy term, beside the best candidate:
+    OMP_NUM_THREADS=1 python benchmarks/refine_guard.py --data digits-geo --seeds 0 1 2 3 4 --all-candidates \
+        --out benchmarks/results/refine_selection.jsonl
+    python benchmarks/refine_guard.py --report-selection --out benchmarks/results/refine_selection.jsonl
 ``--smoke`` fits 200 digits (8x8) for one small epoch into a temporary file.
 ``cifar10`` is the 10,000 CIFAR-10 test images (``--cifar-epochs``, default 15, about 4 minutes).
 """
 
+import ast
 import copy
 import json
 import sys
@@ -39,7 +46,7 @@ from _common import benchmark_parser, model_params, parse_args, scores, smoke_su
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
-from skc2bin.training.refine import MAX_SAMPLES, mine_neighbors, selection_scores  # noqa: E402
+from skc2bin.training.refine import MAX_SAMPLES, mine_neighbors, refine_heads, selection_scores  # noqa: E402
 
 
 def load(name, cifar_epochs):
@@ -71,13 +78,15 @@ def describe(heads, features, neighbors, y, prior_weight):
     """Per head: selection score, ACC/NMI/ARI on the training samples, neighbour agreement, sizes."""
     out = []
     score = selection_scores(heads, features, neighbors, prior_weight).tolist()
-    for head, s in zip(heads, score):
+    consistency = selection_scores(heads, features, neighbors, 0.0).tolist()
+    for head, s, c in zip(heads, score, consistency):
         head.eval()
         labels = head(features).argmax(1)
         agree = float((labels[:, None] == labels[neighbors]).float().mean())
         lab = labels.cpu().numpy()
         acc, nmi, ari = scores(y, lab)
-        out.append({"score": s, "acc": acc, "nmi": nmi, "ari": ari, "agree": agree,
+        out.append({"score": s, "consistency": c, "uniform": (s - c) / prior_weight if prior_weight else None,
+                    "acc": acc, "nmi": nmi, "ari": ari, "agree": agree,
                     "sizes": sorted(np.bincount(lab).tolist())})
     return out
 
@@ -101,6 +110,18 @@ def study(name, seed, args):
     record["refine_scores"] = refined.history_[-1]["refine_scores"]
     _, refined_heads = candidates(refined, Xt)
     record["ref_selected"] = describe(refined_heads[:1], features, neighbors, y, est.entropy_weight)[0]
+    if args.all_candidates:
+        # Every refined candidate, from the same C2BIN heads and settings (own seed: not bit-identical
+        # to the estimator's candidates, the same procedure), for judging selection rules.
+        settings = dict(epochs=est.refine_epochs, batch_size=max(est.net_.batch_size, 256), lr=est.lr,
+                        weight_decay=est.net_.optimizer__weight_decay, prior=est.size_prior,
+                        prior_weight=est.entropy_weight, floor=est.size_prior_floor)
+        for name, change in [("default", {}), *args.candidate_variants]:
+            heads = [copy.deepcopy(h) for h in originals]
+            refine_heads(heads, features, neighbors, **{**settings, **change},
+                         generator=torch.Generator().manual_seed(seed))
+            record["ref_all" if name == "default" else f"ref_all {name}"] = describe(
+                heads, features, neighbors, y, est.entropy_weight)
     return record
 
 
@@ -128,13 +149,51 @@ def report(path):
               f"{'yes' if keep else 'no'} | {final:.3f} |")
 
 
+def report_selection(path, weights=(0.0, 0.25, 0.5, 1.0, 2.0)):
+    """ACC of the head that ``consistency + w · (log k - H(P))`` picks among the C2BIN heads and
+    every refined candidate (records made with ``--all-candidates``), per weight ``w``."""
+    recs = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            if "ref_all" in rec:
+                recs.setdefault((rec["data"], rec["seed"]), rec)
+    print("| data | seed | candidates | " + " | ".join(f"w = {w:g}" for w in weights) + " | best candidate |")
+    print("|---|---|---|" + "---|" * (len(weights) + 1))
+    for (data, seed), rec in sorted(recs.items()):
+        for key in sorted(k for k in rec if k.startswith("ref_all")):
+            pool = rec["orig"] + rec[key]
+            picks = [min(pool, key=lambda c: c["consistency"] + w * c["uniform"])["acc"] for w in weights]
+            print(f"| {data} | {seed} | {key[8:] or 'default'} | " + " | ".join(f"{a:.3f}" for a in picks)
+                  + f" | {max(c['acc'] for c in pool):.3f} |")
+
+
+def _variant(text):
+    """``NAME=VALUE`` -> ``(text, {NAME: VALUE})``, VALUE a Python literal or else a string."""
+    key, value = text.split("=", 1)
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pass
+    return text, {key: value}
+
+
 def main():
     parser = benchmark_parser(__doc__, seeds=[0])
     parser.add_argument("--data", nargs="+", default=["cifar10"])
     parser.add_argument("--cifar-epochs", type=int, default=15)
     parser.add_argument("--out", default=str(HERE / "results" / "refine_guard.jsonl"))
     parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    parser.add_argument("--all-candidates", action="store_true",
+                        help="also record every refined candidate (for --report-selection)")
+    parser.add_argument("--candidate-variants", nargs="*", default=[], type=_variant, metavar="NAME=VALUE",
+                        help="with --all-candidates: also train the candidates with this refine_heads setting "
+                             "changed (e.g. epochs=200 lr=0.003 prior_weight=0.5)")
+    parser.add_argument("--report-selection", action="store_true",
+                        help="print the ACC each selection weight picks (records with --all-candidates)")
     args = parse_args(parser)
+    if args.report_selection:
+        return report_selection(args.out)
     if args.smoke:
         args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
     if args.report:
@@ -150,6 +209,9 @@ def main():
                   f"fit {rec['fit_s']:.0f} s", flush=True)
     print()
     report(args.out)
+    if args.all_candidates:
+        print()
+        report_selection(args.out)
 
 
 if __name__ == "__main__":

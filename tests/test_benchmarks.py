@@ -37,6 +37,8 @@ EXPECTED = {
     "vector_defaults": ["| variant | ACC per seed | mean ACC | fit s |", "| noise 0.3 | "],
     "gpu_check": ["| pipeline | two-view samples/s | ratio to the best conventional |",
                   "| skc2bin (batched, on-device augmentation) | ", "| KMeans (pixels) | "],
+    "embedding_clusterers": ["| data | seeds | C2BIN (default) | spectral 10-NN | spectral 30-NN | KMeans | Ward |",
+                             "| digits8 | 0 | "],
     "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "

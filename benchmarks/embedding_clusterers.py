@@ -1,0 +1,102 @@
+"""Classic clusterers on C2BIN's learned representation, beside C2BIN's own heads (issue 13).
+
+On the imbalanced digit sets the representation is excellent (10-NN accuracy of ``transform``
+0.97-0.98) while the heads, and the refinement that starts from them, keep near-equal cluster
+sizes (docs/benchmarks.md, "The selection's weight and the refinement's length"). This asks
+whether the partition the representation holds is reachable by a clusterer without a size prior:
+per data set and seed it fits ``C2BINClusterer(n_clusters=k, random_state=seed)`` with defaults,
+then clusters the L2-normalised ``transform`` of the training samples with spectral clustering on
+the 10- and 30-nearest-neighbour graph, KMeans (n_init=10), Ward agglomeration and a diagonal
+Gaussian mixture. Labels are used only for scoring (ACC).
+
+Run (one torch thread; one JSON line per fit appended to ``--out``):
+    OMP_NUM_THREADS=1 python benchmarks/embedding_clusterers.py --data digits-one3x digits-geo --seeds 0 1 2
+    python benchmarks/embedding_clusterers.py --report
+``--smoke`` fits 200 digits (8x8) for one small epoch into a temporary file.
+"""
+
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import normalize
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import benchmark_parser, markdown_row, model_params, parse_args, scores, smoke_subset  # noqa: E402
+from _common import table_header  # noqa: E402
+from _sets import DATASETS  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+
+#: Clusterer name -> function of (normalised embedding, k, seed) returning labels.
+CLUSTERERS = {
+    "spectral 10-NN": lambda Z, k, s: SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
+                                                         random_state=s).fit_predict(Z),
+    "spectral 30-NN": lambda Z, k, s: SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=30,
+                                                         random_state=s).fit_predict(Z),
+    "KMeans": lambda Z, k, s: KMeans(k, n_init=10, random_state=s).fit_predict(Z),
+    "Ward": lambda Z, k, s: AgglomerativeClustering(k).fit_predict(Z),
+    "GMM (diag)": lambda Z, k, s: GaussianMixture(k, covariance_type="diag", n_init=3, random_state=s).fit(Z).predict(Z),
+}
+
+
+def study(name, seed, args):
+    X, y = DATASETS[name]()
+    X = X.astype(np.float32) if X.ndim == 3 else X
+    X, y = smoke_subset(X, y, args)
+    k = len(np.unique(y))
+    t0 = time.perf_counter()
+    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed)).fit(X)
+    record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0,
+              "C2BIN (default)": scores(y, est.labels_)[0]}
+    Z = normalize(est.transform(X))
+    for method, fn in CLUSTERERS.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Graph is not fully connected"
+            record[method] = scores(y, fn(Z, k, seed))[0]
+    return record
+
+
+def report(path):
+    recs = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            recs.setdefault((rec["data"], rec["seed"]), rec)
+    methods = ["C2BIN (default)", *CLUSTERERS]
+    print(table_header("data", "seeds", *methods))
+    for data in sorted({d for d, _ in recs}):
+        rows = [r for (d, _), r in sorted(recs.items()) if d == data]
+        cells = [" / ".join(f"{r[m]:.3f}" for r in rows) for m in methods]
+        print(markdown_row(data, ", ".join(str(r["seed"]) for r in rows), *cells))
+
+
+def main():
+    parser = benchmark_parser(__doc__, seeds=[0])
+    parser.add_argument("--data", nargs="+", default=["digits-one3x"])
+    parser.add_argument("--out", default=str(HERE / "results" / "embedding_clusterers.jsonl"))
+    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    args = parse_args(parser)
+    if args.smoke:
+        args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
+    if args.report:
+        return report(args.out)
+    for name in args.data:
+        for seed in args.seeds:
+            rec = study(name, seed, args)
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(rec) + "\n")
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rec.items()}), flush=True)
+    print()
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -45,8 +45,9 @@ SLOW_MODULES = (
 
 
 def pytest_configure(config):
-    # Keep the module order below: pytest-xdist otherwise sends modules with
-    # most tests first (its --loadscope-reorder).
+    # Keep the order that pytest_collection_modifyitems gives (SLOW_MODULES
+    # first): pytest-xdist otherwise sends the modules with most tests first
+    # (its --loadscope-reorder).
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
 

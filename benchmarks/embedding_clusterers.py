@@ -7,7 +7,9 @@ whether the partition the representation holds is reachable by a clusterer witho
 per data set and seed it fits ``C2BINClusterer(n_clusters=k, random_state=seed)`` with defaults,
 then clusters the L2-normalised ``transform`` of the training samples with spectral clustering on
 the 10- and 30-nearest-neighbour graph, KMeans (n_init=10), Ward agglomeration and a diagonal
-Gaussian mixture. Labels are used only for scoring (ACC).
+Gaussian mixture. Labels are used only for scoring (ACC). For C2BIN and spectral 10-NN the
+report also gives what a selection without labels could see: the share of 10-NN pairs inside one
+cluster, the normalised entropy of the cluster sizes, and the smallest cluster's share times k.
 
 Run (one torch thread; one JSON line per fit appended to ``--out``):
     OMP_NUM_THREADS=1 python benchmarks/embedding_clusterers.py --data digits-one3x digits-geo --seeds 0 1 2
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 HERE = Path(__file__).resolve().parent
@@ -57,11 +60,25 @@ def study(name, seed, args):
     record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0,
               "C2BIN (default)": scores(y, est.labels_)[0]}
     Z = normalize(est.transform(X))
+    neighbors = NearestNeighbors(n_neighbors=11).fit(Z).kneighbors(Z, return_distance=False)[:, 1:]
+    record["label-free"] = {"C2BIN (default)": label_free(est.labels_, neighbors, k)}
     for method, fn in CLUSTERERS.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Graph is not fully connected"
-            record[method] = scores(y, fn(Z, k, seed))[0]
+            labels = fn(Z, k, seed)
+        record[method] = scores(y, labels)[0]
+        record["label-free"][method] = label_free(labels, neighbors, k)
     return record
+
+
+def label_free(labels, neighbors, k):
+    """What a selection without labels could see of a partition: the share of 10-NN pairs in one
+    cluster, the normalised entropy of the cluster sizes (1 = equal sizes), the smallest cluster's
+    share of the samples times k (1 = equal sizes, 0 = an empty cluster)."""
+    sizes = np.bincount(labels, minlength=k) / len(labels)
+    nz = sizes[sizes > 0]
+    return {"agree": float((labels[:, None] == labels[neighbors]).mean()),
+            "size_entropy": float(-(nz * np.log(nz)).sum() / np.log(k)), "min_share_k": float(sizes.min() * k)}
 
 
 def report(path):
@@ -69,13 +86,23 @@ def report(path):
     for line in Path(path).read_text().splitlines():
         if line.strip():
             rec = json.loads(line)
-            recs.setdefault((rec["data"], rec["seed"]), rec)
+            recs[(rec["data"], rec["seed"])] = rec  # a fit is deterministic: the newest record, with most fields
     methods = ["C2BIN (default)", *CLUSTERERS]
     print(table_header("data", "seeds", *methods))
     for data in sorted({d for d, _ in recs}):
         rows = [r for (d, _), r in sorted(recs.items()) if d == data]
         cells = [" / ".join(f"{r[m]:.3f}" for r in rows) for m in methods]
         print(markdown_row(data, ", ".join(str(r["seed"]) for r in rows), *cells))
+    with_stats = [r for r in recs.values() if "label-free" in r]
+    if with_stats:
+        print()
+        print(table_header("data", "seed", "clusterer", "ACC", "10-NN agreement", "size entropy",
+                           "smallest cluster × k"))
+        for r in sorted(with_stats, key=lambda r: (r["data"], r["seed"])):
+            for method in ("C2BIN (default)", "spectral 10-NN"):
+                st = r["label-free"][method]
+                print(markdown_row(r["data"], r["seed"], method, f"{r[method]:.3f}", f"{st['agree']:.3f}",
+                                   f"{st['size_entropy']:.3f}", f"{st['min_share_k']:.2f}"))
 
 
 def main():

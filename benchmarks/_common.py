@@ -9,9 +9,11 @@ Its numbers mean nothing.
 """
 
 import argparse
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -128,3 +130,33 @@ def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
         return X, y
     X, _, y, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=0)
     return X, y
+
+
+# ------------------------------------------------------------ records (one JSON line per fit)
+def append_record(path, record):
+    """Append ``record`` to the JSON-lines file ``path``."""
+    with open(path, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def read_records(path, key=("data", "seed")):
+    """``{(record[k] for k in key): record}`` from the JSON-lines file ``path`` (empty if it does
+    not exist). A fit is deterministic, so a key recorded twice keeps its latest line, the one with
+    the most fields."""
+    records = {}
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                records[tuple(record[k] for k in key)] = record
+    return records
+
+
+def record_fits(args, study, summary):
+    """Each data set of ``args.data`` × each seed of ``args.seeds``: ``study(name, seed, args)``,
+    appended to ``args.out`` and printed as ``summary(record)``, as it finishes."""
+    for name in args.data:
+        for seed in args.seeds:
+            record = study(name, seed, args)
+            append_record(args.out, record)
+            print(summary(record), flush=True)

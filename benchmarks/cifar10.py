@@ -108,22 +108,20 @@ def main():
 
     t0 = time.perf_counter()
     est = C2BINClusterer(max_epochs=epochs, verbose=0, **params)
-    phase = None
-    if args.compare_refine and est.refine is not None:
+    phase, refine = None, est.refine
+    if args.compare_refine and refine is not None:
         est.set_params(refine=None).fit(X)
         fit_s = time.perf_counter() - t0
         phase = score_model(est, Xs, ys, args.seed)
         phase["fit_s"] = fit_s
         print(f"C2BIN phase: fit {fit_s:.0f} s, ACC {phase['acc']:.3f}, k-NN {phase['knn_acc']:.3f}", flush=True)
-        est = refined_copy(est, X, params.get("refine", "neighbors"))
+        est = refined_copy(est, X, refine)
     else:
         est.fit(X)
     fit_s = time.perf_counter() - t0
     print(f"fit: {fit_s:.0f} s", flush=True)
     t0 = time.perf_counter()
-    labels = est.labels_ if score_split == args.split else est.predict(Xs)
-    acc, nmi, ari = scores(ys, labels)
-    knn = knn_accuracy(est.transform(Xs), ys, args.seed)
+    final = score_model(est, Xs, ys, args.seed, labels=est.labels_ if score_split == args.split else None)
     print(f"scoring and k-NN: {time.perf_counter() - t0:.1f} s", flush=True)
 
     t0 = time.perf_counter()
@@ -134,13 +132,11 @@ def main():
     print(f"\ntrained on {args.split} ({len(X)} images), scored on {score_split} ({len(Xs)}), "
           f"backbone {args.backbone}, device {est.device_}, {epochs} epochs\n")
     print(table_header("method", "ACC", "NMI", "ARI", "k-NN acc.", "fit s"))
-    print(markdown_row(f"C2BIN ({epochs} epochs)", *(f"{v:.3f}" for v in (acc, nmi, ari, knn)), f"{fit_s:.0f}"))
-    if phase is not None:
-        print(markdown_row("C2BIN phase only (before refinement)",
-                           *(f"{phase[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc")), f"{phase['fit_s']:.0f}"))
+    for name, row, secs in [(f"C2BIN ({epochs} epochs)", final, fit_s)] + (
+            [] if phase is None else [("C2BIN phase only (before refinement)", phase, phase["fit_s"])]):
+        print(markdown_row(name, *(f"{row[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc")), f"{secs:.0f}"))
     print(markdown_row("KMeans (pixels)", *(f"{v:.3f}" for v in (km_acc, km_nmi, km_ari)), "–", f"{km_s:.0f}"))
-    sizes = np.bincount(labels, minlength=10)
-    print(f"\ncluster sizes: {sorted(sizes.tolist())}")
+    print(f"\ncluster sizes: {final['cluster_sizes']}")
     if args.json:
         durations = est.history_[:, "dur"]
         result = {
@@ -150,18 +146,18 @@ def main():
             "device": est.device_, "epochs": epochs, "fit_s": fit_s,
             "s_per_epoch": float(np.median(durations)), "first_epoch_s": float(durations[0]),
             "train_samples_per_s": len(X) / float(np.median(durations)),
-            "acc": acc, "nmi": nmi, "ari": ari, "knn_acc": knn,
+            **final,
             "kmeans": {"acc": km_acc, "nmi": km_nmi, "ari": km_ari},
-            "cluster_sizes": sorted(sizes.tolist()),
         }
         if phase is not None:
             result["before_refinement"] = phase
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
-def score_model(est, Xs, ys, seed):
-    """ACC/NMI/ARI of ``est.predict(Xs)``, the k-NN accuracy of its embeddings, and the cluster sizes."""
-    labels = est.predict(Xs)
+def score_model(est, Xs, ys, seed, labels=None):
+    """ACC/NMI/ARI of ``labels`` (default: ``est.predict(Xs)``), the k-NN accuracy of ``est``'s
+    embeddings of ``Xs``, and the cluster sizes."""
+    labels = est.predict(Xs) if labels is None else labels
     acc, nmi, ari = scores(ys, labels)
     return {"acc": acc, "nmi": nmi, "ari": ari, "knn_acc": knn_accuracy(est.transform(Xs), ys, seed),
             "cluster_sizes": sorted(np.bincount(labels, minlength=10).tolist())}

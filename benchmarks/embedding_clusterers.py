@@ -33,7 +33,7 @@ from sklearn.preprocessing import normalize
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import benchmark_parser, markdown_row, model_params, parse_args, scores, smoke_subset  # noqa: E402
-from _common import table_header  # noqa: E402
+from _common import read_records, record_fits, table_header  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -82,11 +82,7 @@ def label_free(labels, neighbors, k):
 
 
 def report(path):
-    recs = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            recs[(rec["data"], rec["seed"])] = rec  # a fit is deterministic: the newest record, with most fields
+    recs = read_records(path)
     methods = ["C2BIN (default)", *CLUSTERERS]
     print(table_header("data", "seeds", *methods))
     for data in sorted({d for d, _ in recs}):
@@ -115,12 +111,8 @@ def main():
         args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
     if args.report:
         return report(args.out)
-    for name in args.data:
-        for seed in args.seeds:
-            rec = study(name, seed, args)
-            with open(args.out, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rec.items()}), flush=True)
+    record_fits(args, study, lambda rec: json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                                                    for k, v in rec.items()}))
     print()
     report(args.out)
 

@@ -35,7 +35,6 @@ leaves UMAP + GMM out unless ``--baselines`` names it: importing UMAP alone take
 """
 
 import ast
-import json
 import sys
 import time
 import warnings
@@ -49,7 +48,7 @@ from sklearn.preprocessing import StandardScaler
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args, scores  # noqa: E402
-from _common import smoke_subset, table_header, versions  # noqa: E402
+from _common import append_record, read_records, smoke_subset, table_header, versions  # noqa: E402
 from _sets import CORE, DATASETS, EXTRA  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -159,14 +158,7 @@ def table(records, data, methods, seeds):
 
 def load_records(directory):
     """``{(data, method, seed): record}`` from ``directory``'s records file; the latest line wins."""
-    path = Path(directory) / RECORDS
-    records = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                records[(r["data"], r["method"], r["seed"])] = r
-    return records
+    return read_records(Path(directory) / RECORDS, key=("data", "method", "seed"))
 
 
 def report(directory, variants, names):
@@ -233,8 +225,7 @@ def main():
     def keep(rec):
         records[(rec["data"], rec["method"], rec["seed"])] = rec
         if out:
-            with out.open("a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+            append_record(out, rec)
 
     print(versions())
     print(f"seeds {args.seeds}; variants: " + "; ".join(f"{v} {p}" for v, p in variants.items()), flush=True)

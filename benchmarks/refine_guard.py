@@ -31,7 +31,6 @@ selection would reach with another weight ``w`` of its entropy term, beside the 
 
 import ast
 import copy
-import json
 import sys
 import tempfile
 import time
@@ -42,7 +41,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import benchmark_parser, model_params, parse_args, scores, smoke_subset  # noqa: E402
+from _common import benchmark_parser, model_params, parse_args, read_records, record_fits  # noqa: E402
+from _common import scores, smoke_subset  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -127,12 +127,7 @@ def study(name, seed, args):
 
 def report(path):
     """The table of every record in ``path``: the C2BIN head, the best refined head, and the guard."""
-    recs = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            recs.setdefault((rec["data"], rec["seed"]), rec)  # a fit is deterministic: the first record
-    recs = sorted(recs.values(), key=lambda r: (r["data"], r["seed"]))
+    recs = [rec for _, rec in sorted(read_records(path).items())]
     print("| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) | guard keeps the C2BIN head | "
           "ACC of the default fit |")
     print("|---|---|---|---|---|---|")
@@ -152,12 +147,7 @@ def report(path):
 def report_selection(path, weights=(0.0, 0.25, 0.5, 1.0, 2.0)):
     """ACC of the head that ``consistency + w · (log k - H(P))`` picks among the C2BIN heads and
     every refined candidate (records made with ``--all-candidates``), per weight ``w``."""
-    recs = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            if "ref_all" in rec:
-                recs.setdefault((rec["data"], rec["seed"]), rec)
+    recs = {key: rec for key, rec in read_records(path).items() if "ref_all" in rec}
     print("| data | seed | candidates | " + " | ".join(f"w = {w:g}" for w in weights) + " | best candidate |")
     print("|---|---|---|" + "---|" * (len(weights) + 1))
     for (data, seed), rec in sorted(recs.items()):
@@ -166,6 +156,14 @@ def report_selection(path, weights=(0.0, 0.25, 0.5, 1.0, 2.0)):
             picks = [min(pool, key=lambda c: c["consistency"] + w * c["uniform"])["acc"] for w in weights]
             print(f"| {data} | {seed} | {key[8:] or 'default'} | " + " | ".join(f"{a:.3f}" for a in picks)
                   + f" | {max(c['acc'] for c in pool):.3f} |")
+
+
+def summary(rec):
+    """One line per fit while the study runs."""
+    o, f = rec["orig"][0], rec["ref_selected"]
+    return (f"{rec['data']} seed {rec['seed']}: orig ACC {o['acc']:.3f} score {o['score']:.3f} "
+            f"agree {o['agree']:.2f} | refined ACC {f['acc']:.3f} score {f['score']:.3f} agree {f['agree']:.2f} | "
+            f"fit {rec['fit_s']:.0f} s")
 
 
 def _variant(text):
@@ -198,15 +196,7 @@ def main():
         args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
     if args.report:
         return report(args.out)
-    for name in args.data:
-        for seed in args.seeds:
-            rec = study(name, seed, args)
-            with open(args.out, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
-            o, f = rec["orig"][0], rec["ref_selected"]
-            print(f"{name} seed {seed}: orig ACC {o['acc']:.3f} score {o['score']:.3f} agree {o['agree']:.2f} | "
-                  f"refined ACC {f['acc']:.3f} score {f['score']:.3f} agree {f['agree']:.2f} | "
-                  f"fit {rec['fit_s']:.0f} s", flush=True)
+    record_fits(args, study, summary)
     print()
     report(args.out)
     if args.all_candidates:

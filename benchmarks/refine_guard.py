@@ -46,7 +46,16 @@ from _common import scores, smoke_subset  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
-from skc2bin.training.refine import MAX_SAMPLES, mine_neighbors, refine_heads, selection_scores  # noqa: E402
+from skc2bin.training.refine import (  # noqa: E402
+    GRAPH_MARGIN,
+    MAX_SAMPLES,
+    distill_head,
+    graph_partition,
+    mine_neighbors,
+    neighbor_agreement,
+    refine_heads,
+    selection_scores,
+)
 
 
 def load(name, cifar_epochs):
@@ -122,7 +131,59 @@ def study(name, seed, args):
                          generator=torch.Generator().manual_seed(seed))
             record["ref_all" if name == "default" else f"ref_all {name}"] = describe(
                 heads, features, neighbors, y, est.entropy_weight)
+    if args.graph:
+        # The graph candidate: a spectral partition of the mined neighbours, distilled into a copy of
+        # the C2BIN head (the same settings as the refinement).
+        labels = graph_partition(neighbors, k, seed=seed)
+        acc, nmi, ari = scores(y, labels)
+        record["graph_raw"] = {"acc": acc, "nmi": nmi, "ari": ari, "agree": neighbor_agreement(labels, neighbors),
+                               "sizes": sorted(np.bincount(labels, minlength=k).tolist())}
+        head = copy.deepcopy(originals[0])
+        distill_head(head, features, labels, epochs=est.refine_epochs, batch_size=max(est.net_.batch_size, 256),
+                     lr=est.lr, weight_decay=est.net_.optimizer__weight_decay,
+                     generator=torch.Generator().manual_seed(seed))
+        record["graph_head"] = describe([head], features, neighbors, y, est.entropy_weight)[0]
     return record
+
+
+def _final(rec):
+    """The primary head the default fit keeps (with the guard): ``orig[0]`` or ``ref_selected``."""
+    return rec["orig"][0] if rec["orig"][0]["score"] <= min(rec["refine_scores"][:len(rec["orig"])]) \
+        else rec["ref_selected"]
+
+
+def _share(sizes, k):
+    """Smallest cluster × k / n from a list of cluster sizes (missing clusters are empty)."""
+    return 0.0 if len(sizes) < k else min(sizes) * k / sum(sizes)
+
+
+def report_graph(path, floor=0.1, margin=GRAPH_MARGIN):
+    """Per fit (records made with ``--graph``): the default's primary head without the graph
+    candidate, the spectral partition of the mined neighbours (raw and distilled into a head),
+    and what ``refine_graph=True``'s rule keeps: the graph head when its smallest cluster holds
+    at least ``floor`` × n/k samples and its neighbour-consistency loss (the selection score
+    without the entropy term) is lower than the head's by at least ``margin`` of it. Then the mean
+    and the worst seed per data set."""
+    recs = [rec for _, rec in sorted(read_records(path).items()) if "graph_head" in rec]
+    print("| data | seed | without: ACC (consistency, agreement, smallest) | spectral: ACC (agreement, smallest) | "
+          "graph head: ACC (consistency, agreement, smallest) | rule keeps | ACC of the rule |")
+    print("|---|---|---|---|---|---|---|")
+    per_set = {}
+    for r in recs:
+        k = len(r["graph_raw"]["sizes"])  # every cluster, empty ones included
+        d, g, h = _final(r), r["graph_raw"], r["graph_head"]
+        take = _share(h["sizes"], k) >= floor and h["consistency"] < (1 - margin) * d["consistency"]
+        cell = (lambda c: f"{c['acc']:.3f} ({c['consistency']:.3f}, {c['agree']:.3f}, {_share(c['sizes'], k):.2f})")
+        print(f"| {r['data']} | {r['seed']} | {cell(d)} | {g['acc']:.3f} ({g['agree']:.3f}, "
+              f"{_share(g['sizes'], k):.2f}) | {cell(h)} | {'graph' if take else 'head'} | "
+              f"{(h if take else d)['acc']:.3f} |")
+        per_set.setdefault(r["data"], []).append((d["acc"], (h if take else d)["acc"]))
+    print("\n| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |")
+    print("|---|---|---|---|")
+    for name, pairs in sorted(per_set.items()):
+        before, after = np.array(pairs).T
+        print(f"| {name} | {len(pairs)} | {before.mean():.3f} ({before.min():.3f}) | "
+              f"{after.mean():.3f} ({after.min():.3f}) |")
 
 
 def report(path):
@@ -187,11 +248,20 @@ def main():
     parser.add_argument("--candidate-variants", nargs="*", default=[], type=_variant, metavar="NAME=VALUE",
                         help="with --all-candidates: also train the candidates with this refine_heads setting "
                              "changed (e.g. epochs=200 lr=0.003 prior_weight=0.5)")
+    parser.add_argument("--graph", action="store_true",
+                        help="also record the graph candidate (spectral partition of the mined neighbours, "
+                             "distilled into a head; for --report-graph)")
+    parser.add_argument("--report-graph", action="store_true",
+                        help="print the graph candidate beside the default (records made with --graph)")
+    parser.add_argument("--margin", type=float, default=GRAPH_MARGIN,
+                        help="with --report-graph: the rule's consistency margin (default: %(default)s)")
     parser.add_argument("--report-selection", action="store_true",
                         help="print the ACC each selection weight picks (records with --all-candidates)")
     args = parse_args(parser)
     if args.report_selection:
         return report_selection(args.out)
+    if args.report_graph:
+        return report_graph(args.out, margin=args.margin)
     if args.smoke:
         args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
     if args.report:
@@ -202,6 +272,9 @@ def main():
     if args.all_candidates:
         print()
         report_selection(args.out)
+    if args.graph:
+        print()
+        report_graph(args.out, margin=args.margin)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,16 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         next to the C2BIN phase: 2–16 % of a fit, measured).
     refine_neighbors : int, default=10
         Neighbours mined per sample for the refinement.
+    refine_graph : bool, default=True
+        At the end of the refinement, per scale, also partition the graph of
+        mined neighbours with spectral clustering (no size prior) and distil
+        that partition into a copy of the kept head. It replaces the head if
+        its smallest cluster holds at least ``size_prior_floor`` × n/k
+        samples and it is more consistent with the neighbours (lower
+        ``-mean log <p_i, p_neighbour>``). This is what keeps a large class
+        whole where C2BIN's heads split it (``docs/benchmarks.md``).
+        ``history_[-1]["refine_graph"]`` says whether it did, for the
+        primary scale.
     size_prior : {'floor', 'uniform'}, default='floor'
         Size prior of the refinement: ``'floor'`` only keeps every cluster
         above ``size_prior_floor / k`` of a batch and leaves relative sizes
@@ -286,7 +296,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
         a refined fit the last one also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_kept`` and ``refine_dur`` (see ``refine``).
+        ``refine_kept``, ``refine_graph`` and ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
     n_features_out_ : int
@@ -340,6 +350,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "refine": [StrOptions({"neighbors"}), None],
         "refine_epochs": [Interval(Integral, 1, None, closed="left")],
         "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "refine_graph": ["boolean"],
         "size_prior": [StrOptions({"floor", "uniform"})],
         "size_prior_floor": [Interval(Real, 0, 1, closed="right")],
         "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
@@ -379,6 +390,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         refine="neighbors",
         refine_epochs=50,
         refine_neighbors=10,
+        refine_graph=True,
         size_prior="floor",
         size_prior_floor=0.1,
         augmentation="auto",
@@ -414,6 +426,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.refine = refine
         self.refine_epochs = refine_epochs
         self.refine_neighbors = refine_neighbors
+        self.refine_graph = refine_graph
         self.size_prior = size_prior
         self.size_prior_floor = size_prior_floor
         self.augmentation = augmentation
@@ -675,7 +688,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         the same seed, and rank 0's result is kept by all."""
         if refine and self.refine is not None and net.interrupted_ is None:
             net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
-                       floor=self.size_prior_floor, prior_weight=self.entropy_weight, distributed=context)
+                       floor=self.size_prior_floor, prior_weight=self.entropy_weight, graph=self.refine_graph,
+                       distributed=context)
 
     # ------------------------------------------------------------ fitted state
     def _get_fitted_state(self):
@@ -917,7 +931,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``ema_momentum``; read a column with ``history_[:, key]``. After a
         refined fit the last record also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_kept`` and ``refine_dur`` (see ``refine``).
+        ``refine_kept``, ``refine_graph`` and ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)
         return self.net_.history

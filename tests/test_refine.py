@@ -11,7 +11,15 @@ from sklearn.datasets import make_blobs
 from skc2bin import C2BINClusterer
 from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
 from skc2bin.networks.heads import ClusterHead
-from skc2bin.training.refine import mine_neighbors, refine_heads, selection_scores
+from skc2bin.training.refine import (
+    distill_head,
+    graph_partition,
+    mine_neighbors,
+    neighbor_agreement,
+    refine_heads,
+    selection_scores,
+    smallest_cluster_share,
+)
 
 from .conftest import TINY
 
@@ -84,6 +92,52 @@ def test_refine_heads_separates_two_groups_and_selection_prefers_it():
     labels = heads[best](feats).argmax(1).numpy()
     truth = np.repeat([0, 1], 60)
     assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95
+
+
+# ------------------------------------------------------------ graph candidate
+def test_smallest_cluster_share_hand_values():
+    assert smallest_cluster_share([0, 0, 1, 1], 2) == 1.0  # equal sizes
+    assert smallest_cluster_share([0, 0, 0, 1], 2) == pytest.approx(1 * 2 / 4)
+    assert smallest_cluster_share([0, 0, 1, 1], 3) == 0.0  # cluster 2 is empty
+    assert smallest_cluster_share(torch.tensor([2, 2, 2, 0, 1, 1]), 3) == pytest.approx(1 * 3 / 6)
+
+
+def test_neighbor_agreement_hand_values():
+    labels = torch.tensor([0, 0, 1, 1])
+    neighbors = torch.tensor([[1, 2], [0, 2], [3, 0], [2, 1]])
+    # pairs in one cluster: (0,1), (1,0), (2,3), (3,2) out of 8
+    assert neighbor_agreement(labels, neighbors) == pytest.approx(0.5)
+    assert neighbor_agreement(np.zeros(4, int), neighbors) == 1.0
+
+
+def _two_cliques(sizes):
+    """Neighbour lists of disjoint groups, each sample's neighbours inside its group."""
+    rows, start = [], 0
+    for size in sizes:
+        members = list(range(start, start + size))
+        rows += [[m for m in members if m != i][:4] for i in members]
+        start += size
+    return torch.tensor(rows)
+
+
+def test_graph_partition_finds_unequal_disconnected_groups():
+    # One group four times the other: a size-free graph cut keeps both whole.
+    neighbors = _two_cliques([80, 20])
+    labels = graph_partition(neighbors, 2, seed=0)
+    truth = np.repeat([0, 1], [80, 20])
+    assert max((labels == truth).mean(), (labels != truth).mean()) == 1.0
+    assert graph_partition(neighbors[:3, :2] % 3, 2) is None  # fewer than 2 k samples
+
+
+def test_distill_head_learns_given_labels():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(50, 4, generator=g) + 3, torch.randn(50, 4, generator=g) - 3])
+    labels = np.repeat([1, 0], 50)  # the opposite numbering of an untrained head is fine
+    torch.manual_seed(0)
+    head = ClusterHead(4, 2)
+    losses = distill_head(head, feats, labels, epochs=20, batch_size=32, lr=1e-2, generator=g)
+    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert (head(feats).argmax(1).numpy() == labels).all()
 
 
 # ------------------------------------------------------------------ estimator
@@ -162,15 +216,67 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     best = int(selection_scores(list(net.heads), feats, mine_neighbors(feats, 5)).argmin())
     net.selected.fill_(best)
     before = {k: v.clone() for k, v in net.heads[best].state_dict().items()}
-    info = refine_scales(net, feats, n_neighbors=5, epochs=0, generator=g)
+    info = refine_scales(net, feats, n_neighbors=5, epochs=0, graph=False, generator=g)
     assert info["kept"] == [True] and len(info["scores"][0]) == 4
     assert info["scores"][0][best] == info["scores"][0][-1]  # the copy of the selected head ties
     for k, v in net.heads[best].state_dict().items():
         assert torch.equal(v, before[k])
 
-    info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform", generator=g)
+    info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform", graph=False,
+                         generator=g)
     assert info["kept"] == [False] and min(info["scores"][0][:-1]) < info["scores"][0][-1]
     assert any(not torch.equal(v, before[k]) for k, v in net.heads[best].state_dict().items())
     labels = net.heads[best](feats).argmax(1).numpy()
     truth = np.repeat([0, 1], 60)
     assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95
+
+
+def test_graph_candidate_keeps_a_large_group_whole():
+    """Heads refined with the uniform prior split a group five times the other
+    to even out sizes; the spectral partition of the neighbour graph keeps
+    both groups whole, is admissible (smallest cluster 30 of 180, a third of
+    n/k) and more consistent with the neighbours, so it replaces the head."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import refine_scales
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(150, 4, generator=g) + 4, torch.randn(30, 4, generator=g) - 4])
+    truth = np.repeat([0, 1], [150, 30])
+
+    class Network(torch.nn.Module):
+        n_init = 2
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(self.n_init))
+            self.register_buffer("selected", torch.tensor([0]))
+
+    accuracy = {}
+    for graph in (False, True):
+        net = Network()
+        info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform",
+                             graph=graph, generator=torch.Generator().manual_seed(0))
+        assert info["graph"] == [graph]
+        accuracy[graph] = clustering_accuracy(truth, net.heads[0](feats).argmax(1).numpy())
+    assert accuracy[False] < 0.9 and accuracy[True] == 1.0
+
+
+def test_graph_candidate_is_not_taken_when_it_only_cuts_a_fragment():
+    """A partition whose smallest cluster is below floor x n/k is a fragment,
+    not a class: the head stays as it was."""
+    from skc2bin.training.refine import _take_graph_candidate
+
+    g = torch.Generator().manual_seed(0)
+    # Two equal groups and a 4-sample outlier clump: spectral with k=2 may cut the clump
+    # (4 of 124 = 0.06 n/k) but k=3 must, and that partition is inadmissible at floor 0.1.
+    feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4,
+                       torch.tensor([[4.0, -4.0, 4.0, -4.0]]).repeat(4, 1) + 0.01 * torch.randn(4, 4, generator=g)])
+    neighbors = mine_neighbors(feats, 3)
+    assert smallest_cluster_share(graph_partition(neighbors, 3), 3) < 0.1  # the clump is a cluster
+    torch.manual_seed(0)
+    head = ClusterHead(4, 3)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    assert not _take_graph_candidate(head, feats, neighbors, floor=0.1, generator=g, epochs=5, batch_size=32,
+                                     lr=1e-2, weight_decay=0.0)
+    assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())

@@ -378,7 +378,8 @@ class C2BINNet(NeuralNet):
             schedule.total_steps = max(schedule.total_steps, self.total_steps)
         return self
 
-    def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, distributed=None):
+    def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, graph=True,
+               distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -390,7 +391,9 @@ class C2BINNet(NeuralNet):
         new cluster numbers one to one), ``refine_scores`` (the primary
         scale's candidates: the refined heads, then the head as it was),
         ``refine_kept`` (True where that head stayed because no refined head
-        scored lower) and ``refine_dur`` (seconds).
+        scored lower), ``refine_graph`` (True where the spectral partition of
+        the neighbour graph replaced the chosen head; ``graph`` turns that
+        candidate on) and ``refine_dur`` (seconds).
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is
@@ -412,7 +415,7 @@ class C2BINNet(NeuralNet):
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
-            floor=floor, generator=generator,
+            floor=floor, graph=graph, generator=generator,
         )
         with torch.no_grad():
             after = network.heads[int(network.selected[0])].eval()(features).argmax(1)
@@ -426,12 +429,14 @@ class C2BINNet(NeuralNet):
         self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
         self.history.record("refine_scores", info["scores"][0])
         self.history.record("refine_kept", info["kept"][0])
+        self.history.record("refine_graph", info["graph"][0])
         self.history.record("refine_dur", time.perf_counter() - start)
         if distributed is not None:
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
-            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_kept", "refine_dur")
+            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_kept", "refine_graph",
+                    "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         return self

@@ -39,16 +39,30 @@ Everything here is a function of tensors and modules;
 
 import copy
 import math
+import warnings
 
+import numpy as np
 import torch
 
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
-__all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "MAX_SAMPLES"]
+__all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
+           "distill_head", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
+           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.
 MAX_SAMPLES = 20_000
+
+#: The graph candidate's spectral partition uses at most this many of them
+#: (a random subset beyond; see ``_take_graph_candidate``).
+GRAPH_MAX_SAMPLES = 5_000
+
+#: The graph candidate must lower the neighbour-consistency loss by at least
+#: this share of the head's to replace it: where the two are within a few per
+#: cent (weak representations, balanced data), which one the labels prefer is
+#: a coin toss (``benchmarks/refine_guard.py --report-graph``).
+GRAPH_MARGIN = 0.15
 
 
 @torch.no_grad()
@@ -70,6 +84,93 @@ def mine_neighbors(features, n_neighbors, chunk_size=None):
         sim[rows, rows + start] = -math.inf  # never the row itself
         out[start:stop] = sim.topk(k, dim=1).indices
     return out
+
+
+def graph_partition(neighbors, n_clusters, seed=0):
+    """Spectral partition of the mined-neighbour graph into ``n_clusters`` parts.
+
+    The graph joins each sample to its mined neighbours (edge weight 1, made
+    symmetric as ``(A + A^T) / 2``). scikit-learn's
+    :class:`~sklearn.cluster.SpectralClustering` (normalised cut, k-means on
+    the spectral embedding) partitions it: unlike C2BIN's heads it has no
+    size prior, so a large class can stay whole.
+
+    Parameters
+    ----------
+    neighbors : LongTensor or ndarray of shape (n_samples, n_neighbors)
+    n_clusters : int
+    seed : int, default=0
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), or None where the graph is too
+        small for ``n_clusters`` parts (fewer than ``2 * n_clusters`` samples).
+    """
+    from scipy import sparse
+    from sklearn.cluster import SpectralClustering
+
+    nb = np.asarray(neighbors.cpu() if torch.is_tensor(neighbors) else neighbors)
+    n, m = nb.shape
+    if n < 2 * n_clusters:
+        return None
+    adjacency = sparse.csr_matrix((np.ones(n * m), (np.repeat(np.arange(n), m), nb.ravel())), shape=(n, n))
+    adjacency = 0.5 * (adjacency + adjacency.T)
+    with warnings.catch_warnings():
+        # A graph in several pieces is fine: the pieces become clusters.
+        warnings.filterwarnings("ignore", message="Graph is not fully connected")
+        return SpectralClustering(n_clusters, affinity="precomputed", random_state=seed).fit_predict(adjacency)
+
+
+def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
+                 generator=None):
+    """Train ``head`` in place to predict hard ``labels`` from frozen ``features`` (cross-entropy).
+
+    How a partition drawn outside the network (:func:`graph_partition`)
+    becomes a head that ``predict`` can apply to new samples.
+
+    Returns
+    -------
+    epoch_losses : list of float
+    """
+    target = torch.as_tensor(labels, dtype=torch.long, device=features.device)
+    n = len(features)
+    bs = max(1, min(int(batch_size), n))
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    head.train()
+    epoch_losses = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator, device=features.device)
+        total, steps = features.new_zeros(()), 0
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            p = head(features[idx])
+            loss = torch.nn.functional.nll_loss(torch.log(p + 1e-8), target[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            steps += 1
+        epoch_losses.append(total / max(steps, 1))
+    head.eval()
+    return [float(v) for v in torch.stack(epoch_losses).cpu()] if epoch_losses else []
+
+
+def smallest_cluster_share(labels, n_clusters):
+    """Size of the smallest of ``n_clusters`` clusters (empty ones included) × k / n.
+
+    1 for equal sizes, 0 when a cluster is empty; ``refine_scales`` takes a
+    partition whose smallest cluster holds less than ``floor`` (the size
+    prior's floor) for a fragment, not a class.
+    """
+    labels = torch.as_tensor(labels).reshape(-1).long().cpu()
+    counts = torch.bincount(labels, minlength=n_clusters)
+    return float(counts.min()) * n_clusters / max(len(labels), 1)
+
+
+def neighbor_agreement(labels, neighbors):
+    """Share of (sample, mined neighbour) pairs that fall in the same cluster."""
+    labels = torch.as_tensor(labels, device=neighbors.device).reshape(-1).long()
+    return float((labels[:, None] == labels[neighbors]).float().mean())
 
 
 def refine_heads(heads, features, neighbors, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
@@ -155,7 +256,7 @@ def selection_scores(heads, features, neighbors, prior_weight=1.0, chunk_size=40
 
 
 def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
-                  prior="floor", prior_weight=1.0, floor=0.1, generator=None):
+                  prior="floor", prior_weight=1.0, floor=0.1, graph=True, generator=None):
     """Refine every scale's heads of a :class:`~skc2bin.networks.C2BINNetwork` in place.
 
     Per scale, copies of the ``n_init`` heads are trained with
@@ -164,17 +265,29 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     structure, so saved files and the fitted state are unaffected), unless
     the selected head as it was scores at least as low: then it stays.
 
+    With ``graph``, the head so chosen then faces one more candidate: the
+    spectral partition of the mined-neighbour graph (:func:`graph_partition`,
+    no size prior), distilled into a copy of the head (:func:`distill_head`).
+    It replaces the head only if it is *admissible* (its smallest cluster
+    holds at least ``floor`` × n/k samples: a class, not a fragment) and
+    clearly more consistent with the neighbours (:func:`selection_scores`
+    with no entropy term lower by at least :data:`GRAPH_MARGIN` of the
+    head's). This is what lets a large class stay whole: C2BIN's heads
+    and the selection's uniform term both lean towards equal sizes.
+
     Returns
     -------
     info : dict
         ``'losses'``: per scale, the per-epoch refinement loss; ``'scores'``:
         per scale, every refined candidate's selection score, then that of
         the selected head before the refinement; ``'kept'``: per scale,
-        whether that head was kept (no refined candidate scored lower).
+        whether that head was kept (no refined candidate scored lower);
+        ``'graph'``: per scale, whether the graph candidate replaced the
+        chosen head.
     """
     neighbors = mine_neighbors(features, n_neighbors)
     n_init = network.n_init
-    info = {"losses": [], "scores": [], "kept": []}
+    info = {"losses": [], "scores": [], "kept": [], "graph": []}
     for scale in range(len(network.heads) // n_init):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         losses = refine_heads(candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -189,4 +302,42 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         info["losses"].append(losses)
         info["scores"].append(scores.tolist())
         info["kept"].append(kept)
+        info["graph"].append(graph and _take_graph_candidate(
+            current, features, neighbors, floor=floor, epochs=epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, generator=generator))
     return info
+
+
+def _take_graph_candidate(head, features, neighbors, *, floor, generator, **training):
+    """Distil the graph partition into a copy of ``head``; load it into
+    ``head`` if admissible and more consistent with ``neighbors``. Returns
+    whether it did.
+
+    Beyond :data:`GRAPH_MAX_SAMPLES` samples the partition is drawn on a
+    random subset (neighbours mined again inside it) and distilled there:
+    spectral clustering's eigensolver grows faster than linearly (20,000
+    samples: 35 s for k=10, 3 minutes for k=100 on one CPU thread; 5,000:
+    under 1 s and 10 s). The comparison uses every sample.
+    """
+    with torch.no_grad():
+        k = head.eval()(features[:1]).shape[1]
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
+    sub, sub_neighbors = features, neighbors
+    if len(features) > GRAPH_MAX_SAMPLES:
+        idx = torch.randperm(len(features), generator=generator, device=features.device)[:GRAPH_MAX_SAMPLES]
+        sub = features[idx.sort().values]
+        sub_neighbors = mine_neighbors(sub, neighbors.shape[1])
+    labels = graph_partition(sub_neighbors, k, seed=seed)
+    if labels is None or smallest_cluster_share(labels, k) < floor:
+        return False  # no admissible partition to distil
+    candidate = copy.deepcopy(head)
+    distill_head(candidate, sub, labels, generator=generator, **training)
+    with torch.no_grad():
+        predicted = candidate(features).argmax(1)
+    if smallest_cluster_share(predicted, k) < floor:
+        return False
+    consistency = selection_scores([candidate, head], features, neighbors, prior_weight=0.0)
+    if not bool(consistency[0] < (1.0 - GRAPH_MARGIN) * consistency[1]):
+        return False
+    head.load_state_dict(candidate.state_dict())
+    return True

@@ -2,7 +2,8 @@
 
 For every data set, seed and variant: ``C2BINClusterer(n_clusters=k, random_state=seed, **variant)``
 (a variant is a named set of parameters: ``default`` sets none, ``old`` is ``refine=None``, the
-behaviour of skc2bin 0.1 without the refinement phase; ``--param NAME=VALUE`` adds one more). Every
+behaviour of skc2bin 0.1 without the refinement phase, ``no-graph`` the refinement without its
+graph candidate; ``--param NAME=VALUE`` adds one more). Every
 other parameter is default: backbone and augmentations are picked from the input (images vs feature
 vectors, image size). Beside it, on the same inputs in the same run, flattened (pixels as they are,
 feature vectors standardised): KMeans (n_init=10), spectral clustering (10-NN affinity) and UMAP
@@ -57,6 +58,7 @@ from skc2bin import C2BINClusterer  # noqa: E402
 VARIANTS = {
     "default": {},
     "old": {"refine": None},  # skc2bin 0.1: no refinement phase
+    "no-graph": {"refine_graph": False},  # the refinement before its graph candidate
 }
 
 GROUPS = {"core": CORE, "extra": EXTRA, "all": list(DATASETS)}
@@ -190,8 +192,8 @@ def main():
     parser = benchmark_parser(__doc__, seeds=(0, 1, 2, 3, 4))
     parser.add_argument("--data", nargs="+", default=None, choices=[*GROUPS, *DATASETS],
                         help="data sets or groups (default: core; digits8 and moons with --smoke)")
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS),
-                        help="C2BIN variants (default: %(default)s)")
+    parser.add_argument("--variants", nargs="*", default=["default", "old"], choices=list(VARIANTS),
+                        help="C2BIN variants (default: %(default)s; also: no-graph)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="one more variant, named after its parameters (repeat for several parameters), "
                              "e.g. --param refine_neighbors=30")

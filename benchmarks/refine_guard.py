@@ -25,7 +25,13 @@ selection would reach with another weight ``w`` of its entropy term, beside the 
     OMP_NUM_THREADS=1 python benchmarks/refine_guard.py --data digits-geo --seeds 0 1 2 3 4 --all-candidates \
         --out benchmarks/results/refine_selection.jsonl
     python benchmarks/refine_guard.py --report-selection --out benchmarks/results/refine_selection.jsonl
-``--smoke`` fits 200 digits (8x8) for one small epoch into a temporary file.
+With ``--graph`` a fit also records the refinement's graph candidate (``refine_graph``): the
+spectral partition of the mined neighbours, raw and distilled into a head, beside the refined
+head kept without it; ``--report-graph [--margin M]`` prints what the candidate's rule keeps:
+    OMP_NUM_THREADS=1 python benchmarks/refine_guard.py --graph --data digits-geo iris --seeds 0 1 \
+        --out benchmarks/results/refine_graph.jsonl
+    python benchmarks/refine_guard.py --report-graph --out benchmarks/results/refine_graph.jsonl
+``--smoke`` fits 200 digits (8x8) for one small epoch into a temporary file (with ``--graph``).
 ``cifar10`` is the 10,000 CIFAR-10 test images (``--cifar-epochs``, default 15, about 4 minutes).
 """
 
@@ -114,7 +120,8 @@ def study(name, seed, args):
     record = {"data": name, "seed": seed, "fit_s": fit_s,
               "orig": describe(originals, features, neighbors, y, est.entropy_weight)}
     # The default refinement on a copy: the same seeded call fit makes (benchmarks/cifar10.py).
-    refined = copy.deepcopy(est).set_params(refine="neighbors")
+    # (Without the graph candidate: --graph emulates it below, beside the refined heads.)
+    refined = copy.deepcopy(est).set_params(refine="neighbors", refine_graph=False)
     refined._refine(refined.net_, Xt, True)
     record["refine_scores"] = refined.history_[-1]["refine_scores"]
     _, refined_heads = candidates(refined, Xt)
@@ -264,6 +271,7 @@ def main():
         return report_graph(args.out, margin=args.margin)
     if args.smoke:
         args.data, args.out = ["digits8"], tempfile.mkstemp(suffix=".jsonl")[1]
+        args.graph = True  # the smoke run checks the graph candidate's records too
     if args.report:
         return report(args.out)
     record_fits(args, study, summary)

@@ -39,7 +39,8 @@ EXPECTED = {
                   "| skc2bin (batched, on-device augmentation) | ", "| KMeans (pixels) | "],
     "embedding_clusterers": ["| data | seeds | C2BIN (default) | spectral 10-NN | spectral 30-NN | KMeans | Ward |",
                              "| digits8 | 0 | "],
-    "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | "],
+    "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | ",
+                     "| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |"],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],

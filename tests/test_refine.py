@@ -155,6 +155,9 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     # n_init refined candidates, then the selected head as it was.
     assert len(last["refine_scores"]) == TINY.get("n_init", 5) + 1 and last["refine_dur"] >= 0
     assert last["refine_kept"] == (min(last["refine_scores"][:-1]) >= last["refine_scores"][-1])
+    assert last["refine_graph"] in (True, False)
+    unguarded = C2BINClusterer(**{**params, "refine_graph": False}).fit(X)
+    assert unguarded.history_[-1]["refine_graph"] is False
     off = C2BINClusterer(**{**params, "refine": None}).fit(X)
     assert "refine_loss" not in off.history_[-1]
     # The C2BIN phase is the same with and without refinement.
@@ -174,7 +177,7 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
 
 
 @pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},
-                                 {"size_prior_floor": 0.0}, {"refine_neighbors": 0}])
+                                 {"size_prior_floor": 0.0}, {"refine_neighbors": 0}, {"refine_graph": "yes"}])
 def test_refine_parameters_are_validated(blobs3, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         C2BINClusterer(**{**TINY, **bad}).fit(blobs3)

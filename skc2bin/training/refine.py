@@ -23,14 +23,21 @@ representation:
    refined partition is better. Trained with a size prior that only keeps
    clusters from emptying (a large class can stay whole), chosen with C2BIN's
    uniform term (consistency alone prefers heads that merged parts of two
-   balanced classes).
+   balanced classes);
+5. per scale, offer one more candidate: the spectral partition of the mined
+   neighbour graph (no size prior), distilled into a copy of the kept head;
+   it replaces the head if no cluster is a fragment (below ``floor`` × n/k)
+   and it is clearly more consistent with the neighbours
+   (:data:`GRAPH_MARGIN`). Every head of steps 3-4 leans towards equal
+   sizes; this is what keeps a large class whole.
 
 The guard in step 4 matters where the representation is weak: on CIFAR-10 on
 a CPU (10-NN accuracy 0.43) the refined heads drew one very large cluster,
 lowered ACC (0.303 -> 0.270) and scored worse than the head they would have
 replaced, which the guard now keeps (``benchmarks/refine_guard.py``). On a GPU
-(10-NN accuracy 0.59) the refinement, then unguarded, lowered ACC too
-(0.419 -> 0.403); the guard is not measured there.
+(10-NN accuracy 0.59) the refinement lowered ACC too (0.419 -> 0.403,
+unguarded); with the guard, a refined head scored lower there and still
+lowered it (0.419 -> 0.411).
 
 Measured on 20 data sets (``benchmarks/quality.py``, ``docs/benchmarks.md``).
 Everything here is a function of tensors and modules;

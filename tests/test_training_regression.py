@@ -59,8 +59,9 @@ class ReferenceNet(C2BINNet):
 def _settings(digits_small, blobs, refine="neighbors"):
     Xd, _ = digits_small
     Xb, _ = blobs
-    # The fingerprints were recorded with the default refinement epochs.
-    tiny = {**TINY, "n_threads": 1, "refine": refine, "refine_epochs": 50}
+    # The fingerprints were recorded with the default refinement epochs, before the
+    # refinement's graph candidate (refine_graph, issue 13) existed.
+    tiny = {**TINY, "n_threads": 1, "refine": refine, "refine_epochs": 50, "refine_graph": False}
     return {
         "blobs": (Xb, dict(n_clusters=3, **tiny)),
         "digits_images": (Xd, dict(n_clusters=(3, 5), image_shape=(8, 8), **tiny)),

@@ -162,11 +162,13 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     refine_graph : bool, default=True
         At the end of the refinement, per scale, also partition the graph of
         mined neighbours with spectral clustering (no size prior) and distil
-        that partition into a copy of the kept head. It replaces the head if
-        its smallest cluster holds at least ``size_prior_floor`` × n/k
-        samples and it is more consistent with the neighbours (lower
-        ``-mean log <p_i, p_neighbour>``). This is what keeps a large class
-        whole where C2BIN's heads split it (``docs/benchmarks.md``).
+        that partition into a copy of the kept head (at most 5,000 samples
+        for the partition). It replaces the head if its smallest cluster
+        holds at least ``size_prior_floor`` × n/k samples and its
+        neighbour-consistency loss ``-mean log <p_i, p_neighbour>`` is at
+        least 15 % lower than the head's. This is what keeps a large class
+        whole where C2BIN's heads split it; on balanced data it is rarely
+        taken (``docs/benchmarks.md``, "The graph candidate").
         ``history_[-1]["refine_graph"]`` says whether it did, for the
         primary scale.
     size_prior : {'floor', 'uniform'}, default='floor'

@@ -129,6 +129,19 @@ def test_graph_partition_finds_unequal_disconnected_groups():
     assert graph_partition(neighbors[:3, :2] % 3, 2) is None  # fewer than 2 k samples
 
 
+def test_graph_partition_gives_none_when_the_eigensolver_fails(monkeypatch):
+    """The graph candidate is optional: a solver that does not converge
+    leaves the fit without it instead of failing it."""
+    import sklearn.cluster
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    def no_convergence(self, X):
+        raise ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr(sklearn.cluster.SpectralClustering, "fit_predict", no_convergence)
+    assert graph_partition(_two_cliques([30, 30]), 2) is None
+
+
 def test_distill_head_learns_given_labels():
     g = torch.Generator().manual_seed(0)
     feats = torch.cat([torch.randn(50, 4, generator=g) + 3, torch.randn(50, 4, generator=g) - 3])

@@ -111,9 +111,12 @@ def graph_partition(neighbors, n_clusters, seed=0):
     Returns
     -------
     labels : ndarray of shape (n_samples,), or None where the graph is too
-        small for ``n_clusters`` parts (fewer than ``2 * n_clusters`` samples).
+        small for ``n_clusters`` parts (fewer than ``2 * n_clusters`` samples)
+        or the eigensolver did not converge: the candidate is optional, and a
+        fit goes on without it.
     """
     from scipy import sparse
+    from scipy.sparse.linalg import ArpackNoConvergence
     from sklearn.cluster import SpectralClustering
 
     nb = np.asarray(neighbors.cpu() if torch.is_tensor(neighbors) else neighbors)
@@ -122,10 +125,13 @@ def graph_partition(neighbors, n_clusters, seed=0):
         return None
     adjacency = sparse.csr_matrix((np.ones(n * m), (np.repeat(np.arange(n), m), nb.ravel())), shape=(n, n))
     adjacency = 0.5 * (adjacency + adjacency.T)
-    with warnings.catch_warnings():
-        # A graph in several pieces is fine: the pieces become clusters.
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        return SpectralClustering(n_clusters, affinity="precomputed", random_state=seed).fit_predict(adjacency)
+    try:
+        with warnings.catch_warnings():
+            # A graph in several pieces is fine: the pieces become clusters.
+            warnings.filterwarnings("ignore", message="Graph is not fully connected")
+            return SpectralClustering(n_clusters, affinity="precomputed", random_state=seed).fit_predict(adjacency)
+    except (ArpackNoConvergence, np.linalg.LinAlgError):
+        return None
 
 
 def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,

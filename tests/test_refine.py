@@ -208,6 +208,18 @@ def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):
     assert est.history_[-1, "refine_changed"] == pytest.approx(1.0 - agreement)
 
 
+class _Network(torch.nn.Module):
+    """The two attributes refine_scales reads: ``n_init`` heads of one scale
+    (4 features, 2 clusters, seeded) and the ``selected`` one."""
+
+    def __init__(self, n_init, selected):
+        super().__init__()
+        self.n_init = n_init
+        torch.manual_seed(0)
+        self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(n_init))
+        self.register_buffer("selected", torch.tensor([selected]))
+
+
 def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     """The unrefined head is a candidate: with no training (epochs=0) every
     refined candidate is a copy of a C2BIN head, so none scores lower than the
@@ -218,16 +230,7 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     g = torch.Generator().manual_seed(0)
     feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4])
 
-    class Network(torch.nn.Module):  # the two attributes refine_scales reads
-        n_init = 3
-
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(self.n_init))
-            self.register_buffer("selected", torch.tensor([1]))
-
-    net = Network()
+    net = _Network(n_init=3, selected=1)
     # Select the C2BIN head that scores lowest (as the estimator's selection may not).
     best = int(selection_scores(list(net.heads), feats, mine_neighbors(feats, 5)).argmin())
     net.selected.fill_(best)
@@ -259,18 +262,9 @@ def test_graph_candidate_keeps_a_large_group_whole():
     feats = torch.cat([torch.randn(150, 4, generator=g) + 4, torch.randn(30, 4, generator=g) - 4])
     truth = np.repeat([0, 1], [150, 30])
 
-    class Network(torch.nn.Module):
-        n_init = 2
-
-        def __init__(self):
-            super().__init__()
-            torch.manual_seed(0)
-            self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(self.n_init))
-            self.register_buffer("selected", torch.tensor([0]))
-
     accuracy = {}
     for graph in (False, True):
-        net = Network()
+        net = _Network(n_init=2, selected=0)
         info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform",
                              graph=graph, generator=torch.Generator().manual_seed(0))
         assert info["graph"] == [graph]

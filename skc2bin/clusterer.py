@@ -231,7 +231,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         global torch seed is neither used nor changed.
     verbose : int, default=0
         0 is silent; 1 prints a progress bar and a table of per-epoch losses
-        (coloured only on a terminal); 2 also prints every batch's losses.
+        (coloured only on a terminal), then one line on what the refinement
+        did; 2 also prints every batch's losses.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the training loop (e.g.
         ``skorch.callbacks.EarlyStopping(monitor='train_loss')``, which ends

@@ -17,6 +17,7 @@ from skc2bin.training.refine import (
     mine_neighbors,
     neighbor_agreement,
     refine_heads,
+    refine_summary,
     selection_scores,
     smallest_cluster_share,
 )
@@ -153,6 +154,14 @@ def test_distill_head_learns_given_labels():
     assert (head(feats).argmax(1).numpy() == labels).all()
 
 
+def test_refine_summary_names_what_replaced_the_head():
+    row = {"refine_dur": 1.25, "refine_changed": 0.373, "refine_kept": False, "refine_graph": True}
+    assert refine_summary(row) == ("refinement: 1.2 s; primary scale: the graph partition replaced the head; "
+                                   "37.3 % of the samples changed cluster")
+    assert "kept the C2BIN head" in refine_summary({**row, "refine_graph": False, "refine_kept": True})
+    assert "a refined head replaced" in refine_summary({**row, "refine_graph": False})
+
+
 # ------------------------------------------------------------------ estimator
 @pytest.fixture(scope="module")
 def blobs3():
@@ -181,6 +190,14 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     est.partial_fit(X)
     assert "refine_loss" not in est.history_[-1]
     np.testing.assert_array_equal(again.predict(X), again.labels_)
+
+
+def test_verbose_fit_prints_what_the_refinement_did(blobs3, capsys):
+    params = {**TINY, "n_clusters": 3, "max_epochs": 1, "refine_epochs": 2}
+    C2BINClusterer(**params).fit(blobs3)
+    assert "refinement:" not in capsys.readouterr().out
+    est = C2BINClusterer(**params, verbose=1).fit(blobs3)
+    assert refine_summary(est.history_[-1]) in capsys.readouterr().out
 
 
 def test_refine_multiscale_and_uniform_prior(blobs3):

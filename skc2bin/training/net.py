@@ -59,9 +59,10 @@ from .callbacks import (
     MainProcessProgressBar,
     PlainPrintLog,
     SelectHeads,
+    is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, refine_scales
+from .refine import MAX_SAMPLES, refine_scales, refine_summary
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -399,6 +400,7 @@ class C2BINNet(NeuralNet):
         every process refines the same samples from the same seed (it is
         cheap next to training), then all keep rank 0's heads and records,
         so they agree even where GPU kernels are not deterministic.
+        With ``verbose`` the main process prints :func:`refine_summary`.
         """
         start = time.perf_counter()
         generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
@@ -439,6 +441,8 @@ class C2BINNet(NeuralNet):
                     "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
+        if self.verbose and is_main_process(self):
+            print(refine_summary(self.history[-1]), flush=True)
         return self
 
     def set_loader_options(self, X, num_workers):

@@ -55,7 +55,7 @@ from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "distill_head", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
-           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN"]
+           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.
@@ -354,3 +354,16 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
         return False
     head.load_state_dict(candidate.state_dict())
     return True
+
+
+def refine_summary(record):
+    """One line on what the refinement did, from a history row's ``refine_*`` keys
+    (printed after a fit's epoch table with ``verbose``)."""
+    if record.get("refine_graph"):
+        head = "the graph partition replaced the head"
+    elif record.get("refine_kept"):
+        head = "kept the C2BIN head"
+    else:
+        head = "a refined head replaced the C2BIN head"
+    return (f"refinement: {record['refine_dur']:.1f} s; primary scale: {head}; "
+            f"{100 * record['refine_changed']:.1f} % of the samples changed cluster")

@@ -164,6 +164,11 @@ def _share(sizes, k):
     return 0.0 if len(sizes) < k else min(sizes) * k / sum(sizes)
 
 
+def _cell(c, k):
+    """``ACC (consistency, agreement, smallest cluster × k/n)`` of a described head."""
+    return f"{c['acc']:.3f} ({c['consistency']:.3f}, {c['agree']:.3f}, {_share(c['sizes'], k):.2f})"
+
+
 def report_graph(path, floor=0.1, margin=GRAPH_MARGIN):
     """Per fit (records made with ``--graph``): the default's primary head without the graph
     candidate, the spectral partition of the mined neighbours (raw and distilled into a head),
@@ -180,9 +185,8 @@ def report_graph(path, floor=0.1, margin=GRAPH_MARGIN):
         k = len(r["graph_raw"]["sizes"])  # every cluster, empty ones included
         d, g, h = _final(r), r["graph_raw"], r["graph_head"]
         take = _share(h["sizes"], k) >= floor and h["consistency"] < (1 - margin) * d["consistency"]
-        cell = (lambda c: f"{c['acc']:.3f} ({c['consistency']:.3f}, {c['agree']:.3f}, {_share(c['sizes'], k):.2f})")
-        print(f"| {r['data']} | {r['seed']} | {cell(d)} | {g['acc']:.3f} ({g['agree']:.3f}, "
-              f"{_share(g['sizes'], k):.2f}) | {cell(h)} | {'graph' if take else 'head'} | "
+        print(f"| {r['data']} | {r['seed']} | {_cell(d, k)} | {g['acc']:.3f} ({g['agree']:.3f}, "
+              f"{_share(g['sizes'], k):.2f}) | {_cell(h, k)} | {'graph' if take else 'head'} | "
               f"{(h if take else d)['acc']:.3f} |")
         per_set.setdefault(r["data"], []).append((d["acc"], (h if take else d)["acc"]))
     print("\n| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |")

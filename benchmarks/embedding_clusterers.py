@@ -37,6 +37,7 @@ from _common import read_records, record_fits, table_header  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.training.refine import neighbor_agreement, smallest_cluster_share  # noqa: E402
 
 #: Clusterer name -> function of (normalised embedding, k, seed) returning labels.
 CLUSTERERS = {
@@ -77,8 +78,9 @@ def label_free(labels, neighbors, k):
     share of the samples times k (1 = equal sizes, 0 = an empty cluster)."""
     sizes = np.bincount(labels, minlength=k) / len(labels)
     nz = sizes[sizes > 0]
-    return {"agree": float((labels[:, None] == labels[neighbors]).mean()),
-            "size_entropy": float(-(nz * np.log(nz)).sum() / np.log(k)), "min_share_k": float(sizes.min() * k)}
+    return {"agree": neighbor_agreement(labels, neighbors),
+            "size_entropy": float(-(nz * np.log(nz)).sum() / np.log(k)),
+            "min_share_k": smallest_cluster_share(labels, k)}
 
 
 def report(path):

@@ -97,7 +97,7 @@ def describe(heads, features, neighbors, y, prior_weight):
     for head, s, c in zip(heads, score, consistency):
         head.eval()
         labels = head(features).argmax(1)
-        agree = float((labels[:, None] == labels[neighbors]).float().mean())
+        agree = neighbor_agreement(labels, neighbors)
         lab = labels.cpu().numpy()
         acc, nmi, ari = scores(y, lab)
         out.append({"score": s, "consistency": c, "uniform": (s - c) / prior_weight if prior_weight else None,
@@ -153,10 +153,20 @@ def study(name, seed, args):
     return record
 
 
+def _best_refined_score(rec):
+    """The lowest selection score of the refined heads (records made before the guard hold the
+    n_init refined scores; later ones the C2BIN head's last)."""
+    return min(rec["refine_scores"][:len(rec["orig"])])
+
+
+def _kept(rec):
+    """Whether the guard keeps the C2BIN head (it scores no higher than every refined head)."""
+    return rec["orig"][0]["score"] <= _best_refined_score(rec)
+
+
 def _final(rec):
     """The primary head the default fit keeps (with the guard): ``orig[0]`` or ``ref_selected``."""
-    return rec["orig"][0] if rec["orig"][0]["score"] <= min(rec["refine_scores"][:len(rec["orig"])]) \
-        else rec["ref_selected"]
+    return rec["orig"][0] if _kept(rec) else rec["ref_selected"]
 
 
 def _share(sizes, k):
@@ -204,16 +214,12 @@ def report(path):
           "ACC of the default fit |")
     print("|---|---|---|---|---|---|")
     for r in recs:
-        head = r["orig"][0]
-        # Records made before the guard hold the n_init refined scores; later ones the C2BIN head's last.
-        best = min(r["refine_scores"][:len(r["orig"])])
-        keep = head["score"] <= best
+        head, best, keep = r["orig"][0], _best_refined_score(r), _kept(r)
         # ref_selected is the best refined head, except in a record made with the guard where it kept the head.
         known = not (keep and len(r["refine_scores"]) > len(r["orig"]))
         refined = f"{r['ref_selected']['acc']:.3f}" if known else "not recorded"
-        final = head["acc"] if keep else r["ref_selected"]["acc"]
         print(f"| {r['data']} | {r['seed']} | {head['acc']:.3f} ({head['score']:.3f}) | {refined} ({best:.3f}) | "
-              f"{'yes' if keep else 'no'} | {final:.3f} |")
+              f"{'yes' if keep else 'no'} | {_final(r)['acc']:.3f} |")
 
 
 def report_selection(path, weights=(0.0, 0.25, 0.5, 1.0, 2.0)):

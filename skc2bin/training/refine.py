@@ -181,9 +181,11 @@ def smallest_cluster_share(labels, n_clusters):
 
 
 def neighbor_agreement(labels, neighbors):
-    """Share of (sample, mined neighbour) pairs that fall in the same cluster."""
+    """Share of (sample, mined neighbour) pairs that fall in the same cluster
+    (``neighbors``: a tensor or array of shape (n_samples, n_neighbors))."""
+    neighbors = torch.as_tensor(neighbors)
     labels = torch.as_tensor(labels, device=neighbors.device).reshape(-1).long()
-    return float((labels[:, None] == labels[neighbors]).float().mean())
+    return float((labels[:, None] == labels[neighbors]).double().mean())
 
 
 def refine_heads(heads, features, neighbors, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,

@@ -12,7 +12,8 @@ are used only for scoring.
 
 One line per fit while it runs (ACC, NMI, ARI, fit seconds, 10-NN accuracy of ``transform``; for a
 refined fit the refinement's seconds and ``history_``'s ``refine_changed``, which counts a cluster
-renumbered as changed), then per data set a Markdown table: ACC of every seed, its mean and its
+renumbered as changed; the records also keep ``refine_graph``, whether the graph candidate
+replaced the primary head), then per data set a Markdown table: ACC of every seed, its mean and its
 worst seed, NMI and ARI mean (worst), mean fit seconds.
 
 Data sets (``benchmarks/_sets.py``, all made locally, nothing downloaded). ``core``, the issue's
@@ -107,9 +108,12 @@ def _record(data, seed, method, y, labels, fit_s, **extra):
 
 
 def fit_c2bin(data, X, y, seed, variant, params):
-    """Fit C2BIN with ``params`` on ``X``; its record (scores, fit s, k-NN of transform, sizes)."""
+    """Fit C2BIN with ``params`` on ``X``; its record (scores, fit s, k-NN of transform, sizes).
+
+    ``n_clusters`` is the number of classes unless ``params`` sets it (e.g. an extra finer scale).
+    """
     k = len(np.unique(y))
-    est = C2BINClusterer(n_clusters=k, random_state=seed, **params)
+    est = C2BINClusterer(**{"n_clusters": k, "random_state": seed, **params})
     if X.ndim == 3:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
@@ -118,7 +122,7 @@ def fit_c2bin(data, X, y, seed, variant, params):
     extra = {"knn": float(knn_accuracy(est.transform(X), y, seed)),
              "sizes": np.bincount(est.labels_, minlength=k).tolist()}
     last = est.history_[-1]
-    for key in ("refine_changed", "refine_dur"):
+    for key in ("refine_changed", "refine_dur", "refine_graph"):
         if key in last:
             extra[key] = last[key]
     return _record(data, seed, variant, y, est.labels_, fit_s, **extra)

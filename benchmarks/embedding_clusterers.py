@@ -47,9 +47,8 @@ CLUSTERERS = {
                                                          random_state=s).fit_predict(Z),
     "spectral 30-NN": lambda Z, k, s: SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=30,
                                                          random_state=s).fit_predict(Z),
-    "spectral 10-NN, QR": lambda Z, k, s: SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
-                                                             assign_labels="cluster_qr",
-                                                             random_state=s).fit_predict(Z),
+    "spectral 10-NN, QR": lambda Z, k, s: SpectralClustering(
+        k, affinity="nearest_neighbors", n_neighbors=10, assign_labels="cluster_qr", random_state=s).fit_predict(Z),
     "KMeans": lambda Z, k, s: KMeans(k, n_init=10, random_state=s).fit_predict(Z),
     "Ward": lambda Z, k, s: AgglomerativeClustering(k).fit_predict(Z),
     "GMM (diag)": lambda Z, k, s: GaussianMixture(k, covariance_type="diag", n_init=3, random_state=s).fit(Z).predict(Z),

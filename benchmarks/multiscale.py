@@ -7,9 +7,9 @@ output) the 10-nearest-neighbour accuracy under 5-fold stratified cross-validati
 only for this probe), plus fit wall time; mean ± std over the seeds. The same two measures taken on
 the EMA target's backbone instead of the online one answer whether inference should use the target. For the finer heads, the
 fraction of each fine cluster that falls in its majority coarse cluster (nesting, 1 = perfectly
-nested) is reported too.
+nested) is reported too, and how many of its clusters hold at least one sample.
 
-Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2] [--threads N] [--smoke]
+Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2] [--scales 10,100 ...] [--threads N] [--smoke]
 """
 
 import sys
@@ -56,12 +56,16 @@ def nesting(coarse, fine):
 def main():
     parser = benchmark_parser(__doc__)
     parser.add_argument("--size", type=int, default=8, help="image side in pixels (default: %(default)s)")
+    parser.add_argument("--scales", nargs="+", default=None, metavar="K1,K2",
+                        help="n_clusters configurations, e.g. 10,100 (default: " + " ".join(
+                            ",".join(map(str, s)) for s in SCALES) + ")")
     args = parse_args(parser)
     print(versions())
     X, y = smoke_subset(*digits_images(args.size), args)
     print(f"digits {args.size}x{args.size} images, seeds {args.seeds}\n")
-    rows, nests = {}, {}
-    for scales in SCALES:
+    rows, nests, used = {}, {}, {}
+    configs = [tuple(int(k) for k in text.split(",")) for text in args.scales] if args.scales else SCALES
+    for scales in configs:
         for seed in args.seeds:
             est = C2BINClusterer(n_clusters=scales, random_state=seed, **model_params(args))
             result, secs = fit_scored(est, X, y, seed, str(scales))
@@ -73,16 +77,21 @@ def main():
             nests.setdefault(scales, []).append(
                 [nesting(per_scale[:, 0], per_scale[:, j]) for j in range(1, len(scales))]
             )
+            used.setdefault(scales, []).append([len(np.unique(per_scale[:, j])) for j in range(1, len(scales))])
     print()
     print(table_header("n_clusters", "ACC", "NMI", "ARI", "k-NN acc. of transform", "ACC, head on target backbone",
                        "k-NN acc., target backbone", "fit s"))
     for scales, results in rows.items():
         print(table_row(str(scales), results))
     print()
-    print(table_header("n_clusters", "nesting of the finer heads in the 10-cluster head"))
+    print(table_header("n_clusters", "nesting of the finer heads in the 10-cluster head",
+                       "clusters holding a sample, per seed"))
     for scales, values in nests.items():
         if len(scales) > 1:
-            print(markdown_row(scales, ", ".join(f"k={k}: {cell}" for k, cell in zip(scales[1:], mean_std(values)))))
+            counts = "; ".join(f"k={k}: " + " / ".join(str(u[j]) for u in used[scales])
+                               for j, k in enumerate(scales[1:]))
+            print(markdown_row(scales, ", ".join(f"k={k}: {cell}" for k, cell in zip(scales[1:], mean_std(values))),
+                               counts))
 
 
 if __name__ == "__main__":

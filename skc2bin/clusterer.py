@@ -148,7 +148,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         partition of the training set has the lowest consistency plus
         ``entropy_weight`` times C2BIN's uniform entropy term, the C2BIN
         head as it was among the candidates (it stays unless a refined head
-        scores lower). It fixes most
+        scores lower; a refined head with a cluster below
+        ``size_prior_floor`` × n/k samples is no candidate). It fixes most
         fits where C2BIN's heads merged two classes and split another, and
         lets large clusters stay whole; the representation (``transform``)
         is unchanged. Uses at most 20,000 training samples (a seeded random
@@ -299,7 +300,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
         a refined fit the last one also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_kept``, ``refine_graph`` and ``refine_dur`` (see ``refine``).
+        ``refine_admissible``, ``refine_kept``, ``refine_graph`` and
+        ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
     n_features_out_ : int
@@ -934,7 +936,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``ema_momentum``; read a column with ``history_[:, key]``. After a
         refined fit the last record also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_kept``, ``refine_graph`` and ``refine_dur`` (see ``refine``).
+        ``refine_admissible``, ``refine_kept``, ``refine_graph`` and
+        ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)
         return self.net_.history

@@ -1,6 +1,7 @@
 """The refinement phase: its losses against hand-computed values, neighbour
 mining, head training and selection, and the estimator's refine parameters."""
 
+import copy
 import math
 
 import numpy as np
@@ -176,7 +177,9 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert len(last["refine_losses"]) == 3 and 0.0 <= last["refine_changed"] <= 1.0
     # n_init refined candidates, then the selected head as it was.
     assert len(last["refine_scores"]) == TINY.get("n_init", 5) + 1 and last["refine_dur"] >= 0
-    assert last["refine_kept"] == (min(last["refine_scores"][:-1]) >= last["refine_scores"][-1])
+    eligible = [s for s, ok in zip(last["refine_scores"][:-1], last["refine_admissible"]) if ok]
+    assert len(last["refine_admissible"]) == len(last["refine_scores"]) - 1
+    assert last["refine_kept"] == (not eligible or min(eligible) >= last["refine_scores"][-1])
     assert last["refine_graph"] in (True, False)
     unguarded = C2BINClusterer(**{**params, "refine_graph": False}).fit(X)
     assert unguarded.history_[-1]["refine_graph"] is False
@@ -227,13 +230,13 @@ def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):
 
 class _Network(torch.nn.Module):
     """The two attributes refine_scales reads: ``n_init`` heads of one scale
-    (4 features, 2 clusters, seeded) and the ``selected`` one."""
+    (4 features, ``n_clusters`` clusters, seeded) and the ``selected`` one."""
 
-    def __init__(self, n_init, selected):
+    def __init__(self, n_init, selected, n_clusters=2):
         super().__init__()
         self.n_init = n_init
         torch.manual_seed(0)
-        self.heads = torch.nn.ModuleList(ClusterHead(4, 2) for _ in range(n_init))
+        self.heads = torch.nn.ModuleList(ClusterHead(4, n_clusters) for _ in range(n_init))
         self.register_buffer("selected", torch.tensor([selected]))
 
 
@@ -265,6 +268,32 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     labels = net.heads[best](feats).argmax(1).numpy()
     truth = np.repeat([0, 1], 60)
     assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95
+
+
+def test_selection_refuses_a_refined_head_that_empties_clusters():
+    """Three tight groups and 12 clusters: refining with the neighbours pulls
+    each group into one cluster and empties the others, which the per-batch
+    floor prior barely resists (floor / k of 40 samples is a third of one).
+    Those heads score lower (more consistent) but are not admissible (clusters
+    below floor x n/k), so the head as it was stays."""
+    from skc2bin.training.refine import predicted_clusters, refine_scales
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[6.0, 0, 0, 0], [0, 6.0, 0, 0], [0, 0, 6.0, 0]])
+    feats = (centres[:, None, :] + 0.3 * torch.randn(3, 40, 4, generator=g)).reshape(120, 4)
+    settings = dict(epochs=40, batch_size=40, lr=1e-2, floor=0.1)
+
+    net = _Network(n_init=2, selected=0, n_clusters=12)
+    refined = [copy.deepcopy(h) for h in net.heads]
+    refine_heads(refined, feats, mine_neighbors(feats, 5), generator=torch.Generator().manual_seed(0), **settings)
+    assert all(smallest_cluster_share(predicted_clusters(h, feats), 12) < 0.1 for h in refined)
+
+    before = {k: v.clone() for k, v in net.heads[0].state_dict().items()}
+    info = refine_scales(net, feats, n_neighbors=5, graph=False, generator=torch.Generator().manual_seed(0),
+                         **settings)
+    assert min(info["scores"][0][:-1]) < info["scores"][0][-1]  # without the test, a refined head would win
+    assert info["admissible"] == [[False, False]] and info["kept"] == [True]
+    assert all(torch.equal(v, before[k]) for k, v in net.heads[0].state_dict().items())
 
 
 def test_graph_candidate_keeps_a_large_group_whole():

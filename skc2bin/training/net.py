@@ -391,8 +391,10 @@ class C2BINNet(NeuralNet):
         the samples whose primary cluster changed, after matching the old and
         new cluster numbers one to one), ``refine_scores`` (the primary
         scale's candidates: the refined heads, then the head as it was),
-        ``refine_kept`` (True where that head stayed because no refined head
-        scored lower), ``refine_graph`` (True where the spectral partition of
+        ``refine_admissible`` (per refined head, whether none of its clusters
+        falls below ``floor`` × n/k samples: only those may replace the
+        head), ``refine_kept`` (True where that head stayed because no
+        admissible refined head scored lower), ``refine_graph`` (True where the spectral partition of
         the neighbour graph replaced the chosen head; ``graph`` turns that
         candidate on) and ``refine_dur`` (seconds).
         Deterministic: seeded from the augmentation stream, after
@@ -430,6 +432,7 @@ class C2BINNet(NeuralNet):
         rows, cols = best_cluster_map(counts)
         self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
         self.history.record("refine_scores", info["scores"][0])
+        self.history.record("refine_admissible", info["admissible"][0])
         self.history.record("refine_kept", info["kept"][0])
         self.history.record("refine_graph", info["graph"][0])
         self.history.record("refine_dur", time.perf_counter() - start)
@@ -437,8 +440,8 @@ class C2BINNet(NeuralNet):
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
-            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_kept", "refine_graph",
-                    "refine_dur")
+            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_admissible",
+                    "refine_kept", "refine_graph", "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         if self.verbose and is_main_process(self):

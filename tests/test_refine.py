@@ -97,6 +97,20 @@ def test_refine_heads_separates_two_groups_and_selection_prefers_it():
 
 
 # ------------------------------------------------------------ graph candidate
+def test_predicted_clusters_in_chunks_match_one_pass_and_keep_the_mode():
+    from skc2bin.training.refine import predicted_clusters
+
+    torch.manual_seed(0)
+    head = ClusterHead(4, 5).train()
+    feats = torch.randn(50, 4)
+    labels = predicted_clusters(head, feats, chunk_size=7)
+    with torch.no_grad():
+        assert torch.equal(labels, head.eval()(feats).argmax(1))
+    head.train()
+    predicted_clusters(head, feats)
+    assert head.training  # restored
+
+
 def test_smallest_cluster_share_hand_values():
     assert smallest_cluster_share([0, 0, 1, 1], 2) == 1.0  # equal sizes
     assert smallest_cluster_share([0, 0, 0, 1], 2) == pytest.approx(1 * 2 / 4)

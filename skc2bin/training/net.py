@@ -394,9 +394,10 @@ class C2BINNet(NeuralNet):
         ``refine_admissible`` (per refined head, whether none of its clusters
         falls below ``floor`` × n/k samples: only those may replace the
         head), ``refine_kept`` (True where that head stayed because no
-        admissible refined head scored lower), ``refine_graph`` (True where the spectral partition of
-        the neighbour graph replaced the chosen head; ``graph`` turns that
-        candidate on) and ``refine_dur`` (seconds).
+        admissible refined head scored lower), ``refine_graph`` (True where
+        the spectral partition of the neighbour graph replaced the chosen
+        head; ``graph`` turns that candidate on) and ``refine_dur``
+        (seconds).
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is

@@ -54,7 +54,7 @@ import torch
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "distill_head", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
+           "distill_head", "predicted_clusters", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
            "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset

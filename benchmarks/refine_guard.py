@@ -124,6 +124,7 @@ def study(name, seed, args):
     refined = copy.deepcopy(est).set_params(refine="neighbors", refine_graph=False)
     refined._refine(refined.net_, Xt, True)
     record["refine_scores"] = refined.history_[-1]["refine_scores"]
+    record["refine_admissible"] = refined.history_[-1]["refine_admissible"]
     _, refined_heads = candidates(refined, Xt)
     record["ref_selected"] = describe(refined_heads[:1], features, neighbors, y, est.entropy_weight)[0]
     if args.all_candidates:
@@ -154,9 +155,12 @@ def study(name, seed, args):
 
 
 def _best_refined_score(rec):
-    """The lowest selection score of the refined heads (records made before the guard hold the
-    n_init refined scores; later ones the C2BIN head's last)."""
-    return min(rec["refine_scores"][:len(rec["orig"])])
+    """The lowest selection score of the admissible refined heads (records made before the guard
+    hold the n_init refined scores; later ones the C2BIN head's last; records made before the
+    admissibility test hold no ``refine_admissible`` and count every refined head)."""
+    refined = rec["refine_scores"][:len(rec["orig"])]
+    admissible = rec.get("refine_admissible", [True] * len(refined))
+    return min((s for s, ok in zip(refined, admissible) if ok), default=float("inf"))
 
 
 def _kept(rec):

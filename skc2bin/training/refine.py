@@ -178,6 +178,12 @@ def predicted_clusters(head, features, chunk_size=4096):
     return labels
 
 
+def _admissible(head, features, floor):
+    """Whether every cluster of ``head``'s partition of ``features`` holds at
+    least ``floor`` × n/k samples: a candidate that refinement may keep."""
+    return smallest_cluster_share(predicted_clusters(head, features), head.n_clusters) >= floor
+
+
 def smallest_cluster_share(labels, n_clusters):
     """Size of the smallest of ``n_clusters`` clusters (empty ones included) × k / n.
 
@@ -329,9 +335,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         # A refined head whose partition of the whole set leaves a cluster below floor x n/k is no
         # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
         # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
-        admissible = torch.tensor([smallest_cluster_share(predicted_clusters(c, features), c.n_clusters) >= floor
-                                   for c in candidates])
-        eligible = torch.where(admissible, scores[:-1], torch.full_like(scores[:-1], math.inf))
+        admissible = torch.tensor([_admissible(c, features, floor) for c in candidates])
+        eligible = scores[:-1].masked_fill(~admissible, math.inf)
         best = int(eligible.argmin())
         kept = not bool(eligible[best] < scores[-1])
         if not kept:
@@ -370,7 +375,7 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
         return False  # no admissible partition to distil
     candidate = copy.deepcopy(head)
     distill_head(candidate, sub, labels, generator=generator, **training)
-    if smallest_cluster_share(predicted_clusters(candidate, features), k) < floor:
+    if not _admissible(candidate, features, floor):
         return False
     consistency = selection_scores([candidate, head], features, neighbors, prior_weight=0.0)
     if not bool(consistency[0] < (1.0 - GRAPH_MARGIN) * consistency[1]):

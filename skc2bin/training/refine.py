@@ -20,7 +20,9 @@ representation:
    scores lowest on ``consistency + w · (log k - H(P))``
    (:func:`selection_scores`), the head as C2BIN trained it among the
    candidates: the refinement replaces it only where its own score says the
-   refined partition is better. Trained with a size prior that only keeps
+   refined partition is better, and only with a refined head that leaves no
+   cluster below ``floor`` × n/k (the per-batch prior hardly binds for large
+   k). Trained with a size prior that only keeps
    clusters from emptying (a large class can stay whole), chosen with C2BIN's
    uniform term (consistency alone prefers heads that merged parts of two
    balanced classes);

@@ -5,8 +5,8 @@ others' results:
 
 1. environment: GPU (``nvidia-smi``), torch/CUDA/cuDNN versions, ``skc2bin.show_versions()``;
 2. unpack the CIFAR-10 archive (``--archive``) into a temporary folder (JPEG image folder);
-3. throughput, about a minute: ``benchmarks/throughput.py`` with ResNet-18, bf16 and the GPU
-   batch size — skc2bin's batched on-device augmentation, the same reading the JPEG folder
+3. throughput, about a minute: ``benchmarks/throughput.py`` with ResNet-18, bf16 and the recipe's
+   batch size (``--batch-size``) — skc2bin's batched on-device augmentation, the same reading the JPEG folder
    (DataLoader workers), and the conventional per-image torchvision pipeline feeding the same
    network step;
 4. training: ``benchmarks/cifar10.py`` fits the GPU recipe (:data:`GPU_RECIPE`) on the 50,000
@@ -25,7 +25,7 @@ copies the archive into git-ignored folders that travel with the working tree)::
 Then, with the device tool (``carry: [".whl", ".gpu"]``, timeout 600 s)::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl \\
-      && PYTHONPATH=/tmp/site:$PWD python3 benchmarks/gpu_check.py --budget 300
+      && PYTHONPATH=/tmp/site:$PWD python3 benchmarks/gpu_check.py --budget 240
 
 CPU smoke mode (synthetic images, one epoch, a few hundred samples; what the tests run)::
 
@@ -54,8 +54,11 @@ from _data import CIFAR10_ARCHIVE  # noqa: E402
 #: The recipe trained on the GPU (docs/user_guide/photographs.rst): ResNet-18, large batches,
 #: warm-up + cosine learning rate, compiled training pass; bf16 and channels-last are the
 #: estimator's defaults on CUDA.
-GPU_RECIPE = ["--backbone", "resnet18", "--batch-size", "512", "--lr", "2e-3", "--lr-schedule", "cosine",
-              "--compile"]
+GPU_RECIPE = ["--backbone", "resnet18", "--lr-schedule", "cosine", "--compile"]
+#: The recipe's batch size and learning rate (``--batch-size`` / ``--lr`` change both phases).
+#: Batch 1024 with ``lr`` scaled by the square root of the batch (2e-3 at 512) ran 66 epochs where
+#: batch 512 ran 41 in the same budget on an H200 (docs/benchmarks.md, third GPU run).
+GPU_BATCH, GPU_LR = 1024, 2.8e-3
 
 #: Local archive locations, in order (``.gpu/`` is where gpu_prepare.sh puts it).
 ARCHIVES = [ROOT / ".gpu" / "cifar10-jpeg.tar.gz", CIFAR10_ARCHIVE]
@@ -105,8 +108,14 @@ def _unpack(archive, dest):
 
 def main():
     parser = benchmark_parser(__doc__, seeds=None)
-    parser.add_argument("--budget", type=float, default=300.0, help="training seconds (default: %(default)s)")
+    parser.add_argument("--budget", type=float, default=240.0, help="training seconds (default: %(default)s)")
     parser.add_argument("--throughput-batches", type=int, default=60, help="timed batches per throughput row")
+    parser.add_argument("--batch-size", type=int, default=GPU_BATCH,
+                        help="batch size of the throughput rows and the training (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=GPU_LR,
+                        help="the training's learning rate (default: %(default)s; scale it with the square root "
+                             "of the batch size, docs/user_guide/photographs.rst)")
+    parser.add_argument("--seed", type=int, default=0, help="the training's random_state (default: %(default)s)")
     parser.add_argument("--archive", default=None, help="cifar10-jpeg.tar.gz (default: .gpu/, then shared/data/)")
     parser.add_argument("--out", default=None,
                         help="result folder (default: $OUT, else gpu_check_out/; --smoke: a temporary folder)")
@@ -115,7 +124,8 @@ def main():
     out = Path(args.out or os.environ.get("OUT") or default)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = {"command": " ".join(sys.argv), "smoke": args.smoke, "budget_s": args.budget}
+    results = {"command": " ".join(sys.argv), "smoke": args.smoke, "budget_s": args.budget,
+               "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
 
     results["environment"] = env_info = _environment()
     print(json.dumps(env_info, indent=2), flush=True)
@@ -142,7 +152,7 @@ def main():
         tp_json, fit_json = out / "throughput.json", out / "cifar10.json"
         cmd = [py, HERE / "throughput.py", *common, "--device", device, "--skip-scaling", "--json", tp_json]
         if not args.smoke:
-            cmd += ["--backbone", "resnet18", "--batch-size", "512", "--n", "10000", "--warmup", "10",
+            cmd += ["--backbone", "resnet18", "--batch-size", str(args.batch_size), "--n", "10000", "--warmup", "10",
                     "--batches", str(args.throughput_batches), "--workers", str(min(16, os.cpu_count() or 1))]
             if folder is not None:
                 cmd += ["--image-folder", folder]
@@ -159,9 +169,9 @@ def main():
             epochs = max(1, int(0.85 * args.budget * rate / 50_000))
         results["planned_epochs"] = epochs
         cmd = [py, HERE / "cifar10.py", *common, "--device", device, "--split", "train", "--score-split", "test",
-               "--epochs", str(epochs), "--compare-refine", "--json", fit_json]
+               "--epochs", str(epochs), "--seed", str(args.seed), "--compare-refine", "--json", fit_json]
         if not args.smoke:
-            cmd += GPU_RECIPE
+            cmd += [*GPU_RECIPE, "--batch-size", str(args.batch_size), "--lr", str(args.lr)]
         results["training"] = _run("training", cmd, 120 if args.smoke else args.budget * 1.3 + 120, out, env)
         if fit_json.exists():
             results["training"]["result"] = json.loads(fit_json.read_text())

@@ -171,7 +171,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         whole where C2BIN's heads split it; on balanced data it is rarely
         taken (``docs/benchmarks.md``, "The graph candidate").
         ``history_[-1]["refine_graph"]`` says whether it did, for the
-        primary scale.
+        primary scale; ``history_[-1]["refine_per_scale"]`` says what the
+        refinement did at every scale.
     size_prior : {'floor', 'uniform'}, default='floor'
         Size prior of the refinement: ``'floor'`` only keeps every cluster
         above ``size_prior_floor / k`` of a batch and leaves relative sizes

@@ -18,6 +18,7 @@ from skc2bin.training.refine import (
     mine_neighbors,
     neighbor_agreement,
     refine_heads,
+    refine_outcome,
     refine_summary,
     selection_scores,
     smallest_cluster_share,
@@ -175,6 +176,16 @@ def test_refine_summary_names_what_replaced_the_head():
                                    "37.3 % of the samples changed cluster")
     assert "kept the C2BIN head" in refine_summary({**row, "refine_graph": False, "refine_kept": True})
     assert "a refined head replaced" in refine_summary({**row, "refine_graph": False})
+    scales = [{"n_clusters": 10, "outcome": "graph", "changed": 0.373},
+              {"n_clusters": 100, "outcome": "kept", "changed": 0.0}]
+    assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1:] == [
+        "  scale of 100 clusters: kept the C2BIN head; 0.0 % of the samples changed cluster"]
+
+
+@pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
+                                                   (True, True, "graph"), (False, True, "graph")])
+def test_refine_outcome(kept, graph, outcome):
+    assert refine_outcome(kept, graph) == outcome
 
 
 # ------------------------------------------------------------------ estimator
@@ -221,6 +232,18 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
     est = C2BINClusterer(**{**TINY, "n_clusters": (3, 6), "max_epochs": 2, "refine_epochs": 2,
                             "size_prior": "uniform"}).fit(blobs3)
     assert est.labels_per_scale_.shape == (120, 2) and est.labels_per_scale_[:, 1].max() < 6
+    # Every scale's refinement is on record; the first entry is the primary scale's keys.
+    last = est.history_[-1]
+    scales = last["refine_per_scale"]
+    assert [s["n_clusters"] for s in scales] == [3, 6]
+    assert scales[0]["scores"] == last["refine_scores"] and scales[0]["changed"] == last["refine_changed"]
+    assert scales[0]["outcome"] == refine_outcome(last["refine_kept"], last["refine_graph"])
+    assert scales[0]["loss"] == last["refine_loss"]
+    for s in scales:
+        assert s["outcome"] in ("kept", "refined", "graph") and 0.0 <= s["changed"] <= 1.0
+        assert len(s["scores"]) == len(s["admissible"]) + 1
+        if s["outcome"] == "kept":  # no admissible refined head scored lower
+            assert all(not ok or v >= s["scores"][-1] for v, ok in zip(s["scores"], s["admissible"]))
 
 
 @pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},

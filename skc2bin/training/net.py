@@ -62,7 +62,7 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, refine_scales, refine_summary
+from .refine import MAX_SAMPLES, refine_outcome, refine_scales, refine_summary
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -396,8 +396,12 @@ class C2BINNet(NeuralNet):
         head), ``refine_kept`` (True where that head stayed because no
         admissible refined head scored lower), ``refine_graph`` (True where
         the spectral partition of the neighbour graph replaced the chosen
-        head; ``graph`` turns that candidate on) and ``refine_dur``
-        (seconds).
+        head; ``graph`` turns that candidate on), ``refine_per_scale`` (the
+        same for every scale, in ``n_clusters`` order: one dict per scale
+        with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
+        ``loss``, ``changed``, ``scores`` and ``admissible``) and
+        ``refine_dur`` (seconds); the keys without ``per_scale`` describe the
+        primary scale.
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is
@@ -415,34 +419,37 @@ class C2BINNet(NeuralNet):
         network = self.module_
         with torch.no_grad():
             features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
-            primary = network.heads[int(network.selected[0])]
-            before = primary.eval()(features).argmax(1)
+            before = [network.heads[i].eval()(features).argmax(1) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
             floor=floor, graph=graph, generator=generator,
         )
         with torch.no_grad():
-            after = network.heads[int(network.selected[0])].eval()(features).argmax(1)
+            after = [network.heads[i].eval()(features).argmax(1) for i in network.selected.tolist()]
         network.train()
+        changed = [_share_changed(b, a) for b, a in zip(before, after)]
         self.history.record("refine_loss", info["losses"][0][-1] if info["losses"][0] else float("nan"))
         self.history.record("refine_losses", info["losses"][0])
-        # Cluster numbers of the kept head need not match the old ones: count
-        # the samples outside the best one-to-one map between the two.
-        counts = contingency_matrix(before.cpu().numpy(), after.cpu().numpy())
-        rows, cols = best_cluster_map(counts)
-        self.history.record("refine_changed", 1.0 - float(counts[rows, cols].sum()) / len(features))
+        self.history.record("refine_changed", changed[0])
         self.history.record("refine_scores", info["scores"][0])
         self.history.record("refine_admissible", info["admissible"][0])
         self.history.record("refine_kept", info["kept"][0])
         self.history.record("refine_graph", info["graph"][0])
+        self.history.record("refine_per_scale", [
+            {"n_clusters": network.heads[i].n_clusters,
+             "outcome": refine_outcome(info["kept"][s], info["graph"][s]),
+             "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
+             "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
+            for s, i in enumerate(network.selected.tolist())
+        ])
         self.history.record("refine_dur", time.perf_counter() - start)
         if distributed is not None:
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
             keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_admissible",
-                    "refine_kept", "refine_graph", "refine_dur")
+                    "refine_kept", "refine_graph", "refine_per_scale", "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         if self.verbose and is_main_process(self):
@@ -684,3 +691,14 @@ def _without_scheduler(callback):
         callback = copy.copy(callback)
         callback.lr_scheduler_ = None
     return callback
+
+
+def _share_changed(before, after):
+    """Share of the samples whose cluster changed from ``before`` to ``after``.
+
+    Cluster numbers of the kept head need not match the old ones: counts the
+    samples outside the best one-to-one map between the two partitions.
+    """
+    counts = contingency_matrix(before.cpu().numpy(), after.cpu().numpy())
+    rows, cols = best_cluster_map(counts)
+    return 1.0 - float(counts[rows, cols].sum()) / len(before)

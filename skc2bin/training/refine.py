@@ -57,7 +57,7 @@ from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "distill_head", "predicted_clusters", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
-           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_summary"]
+           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_outcome", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.
@@ -364,8 +364,7 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
     samples: 35 s for k=10, 3 minutes for k=100 on one CPU thread; 5,000:
     under 1 s and 10 s). The comparison uses every sample.
     """
-    with torch.no_grad():
-        k = head.eval()(features[:1]).shape[1]
+    k = head.n_clusters
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
     sub, sub_neighbors = features, neighbors
     if len(features) > GRAPH_MAX_SAMPLES:
@@ -386,14 +385,28 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
     return True
 
 
+#: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).
+OUTCOMES = {
+    "graph": "the graph partition replaced the head",
+    "kept": "kept the C2BIN head",
+    "refined": "a refined head replaced the C2BIN head",
+}
+
+
+def refine_outcome(kept, graph):
+    """``'graph'`` (the graph candidate replaced the head), else ``'kept'``
+    (the C2BIN head stayed) or ``'refined'`` (a refined head replaced it)."""
+    return "graph" if graph else "kept" if kept else "refined"
+
+
 def refine_summary(record):
-    """One line on what the refinement did, from a history row's ``refine_*`` keys
-    (printed after a fit's epoch table with ``verbose``)."""
-    if record.get("refine_graph"):
-        head = "the graph partition replaced the head"
-    elif record.get("refine_kept"):
-        head = "kept the C2BIN head"
-    else:
-        head = "a refined head replaced the C2BIN head"
-    return (f"refinement: {record['refine_dur']:.1f} s; primary scale: {head}; "
-            f"{100 * record['refine_changed']:.1f} % of the samples changed cluster")
+    """What the refinement did, from a history row's ``refine_*`` keys
+    (printed after a fit's epoch table with ``verbose``): one line for the
+    primary scale, one more per further scale."""
+    head = OUTCOMES[refine_outcome(record.get("refine_kept"), record.get("refine_graph"))]
+    lines = [f"refinement: {record['refine_dur']:.1f} s; primary scale: {head}; "
+             f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"]
+    for scale in (record.get("refine_per_scale") or [])[1:]:
+        lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}; "
+                     f"{100 * scale['changed']:.1f} % of the samples changed cluster")
+    return "\n".join(lines)

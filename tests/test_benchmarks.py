@@ -42,6 +42,8 @@ EXPECTED = {
     "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | ",
                      "| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |"],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
+    "working_size": ["| image | working size (pooled side) | ACC per seed | ACC mean | ACC min |",
+                     "| 28x28 | 14 (14 px) | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }

@@ -148,26 +148,14 @@ def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, 
     epoch_losses : list of float
     """
     target = torch.as_tensor(labels, dtype=torch.long, device=features.device)
-    n = len(features)
-    bs = max(1, min(int(batch_size), n))
-    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    head.train()
-    epoch_losses = []
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator, device=features.device)
-        total, steps = features.new_zeros(()), 0
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            p = head(features[idx])
-            loss = torch.nn.functional.nll_loss(torch.log(p + 1e-8), target[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-            steps += 1
-        epoch_losses.append(total / max(steps, 1))
-    head.eval()
-    return [float(v) for v in torch.stack(epoch_losses).cpu()] if epoch_losses else []
+
+    def batch_loss(idx, _):
+        return torch.nn.functional.nll_loss(torch.log(head(features[idx]) + 1e-8), target[idx])
+
+    means = _train_on_features(head, features, batch_loss, epochs=epochs, batch_size=max(1, min(int(batch_size),
+                               len(features))), lr=lr, weight_decay=weight_decay, generator=generator,
+                               drop_last=False)
+    return [float(v) for v in means.cpu()]
 
 
 @torch.no_grad()
@@ -230,36 +218,64 @@ def refine_heads(heads, features, neighbors, *, epochs=50, batch_size=256, lr=1e
         Mean loss per epoch, averaged over the heads.
     """
     heads = torch.nn.ModuleList(heads)
-    n, device = len(features), features.device
+    n = len(features)
     bs = max(2, min(int(batch_size), n))
-    optimizer = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=weight_decay)
-    heads.train()
-    epoch_losses = []
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator, device=device)
-        pick = torch.randint(0, neighbors.shape[1], (n,), generator=generator, device=device)
+
+    def draw_neighbours():  # one mined neighbour per sample, drawn anew each epoch
+        return torch.randint(0, neighbors.shape[1], (n,), generator=generator, device=features.device)
+
+    def batch_loss(idx, pick):
+        x = torch.cat([features[idx], features[neighbors[idx, pick[idx]]]])
+        losses = []
+        for head in heads:
+            p = head(x)
+            anchors, neighbours = p[:len(idx)], p[len(idx):]
+            loss = neighbor_consistency_loss(anchors, neighbours)
+            if prior_weight > 0:
+                loss = loss + prior_weight * (size_prior_loss(anchors.mean(0), prior, floor)
+                                              + size_prior_loss(neighbours.mean(0), prior, floor))
+            losses.append(loss)
+        return torch.stack(losses).sum()
+
+    means = _train_on_features(heads, features, batch_loss, epochs=epochs, batch_size=bs, lr=lr,
+                               weight_decay=weight_decay, generator=generator, drop_last=True,
+                               draw=draw_neighbours)
+    return [float(v) for v in (means / len(heads)).cpu()]
+
+
+def _train_on_features(module, features, batch_loss, *, epochs, batch_size, lr, weight_decay, generator,
+                       drop_last, draw=None):
+    """The refinement's training loop on frozen ``features``: AdamW on ``module``'s
+    parameters, ``epochs`` passes over the rows in shuffled batches of
+    ``batch_size`` (the last, smaller one dropped with ``drop_last``).
+
+    ``batch_loss(idx, drawn)`` returns the loss of the rows ``idx``; ``drawn``
+    is what ``draw()`` returned at the start of the epoch (after the
+    shuffle; None without ``draw``). Leaves ``module`` in eval mode.
+
+    Returns
+    -------
+    means : Tensor of shape (epochs,)
+        Mean batch loss per epoch (on the features' device).
+    """
+    n = len(features)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    module.train()
+    means = features.new_zeros((epochs,))
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator, device=features.device)
+        drawn = draw() if draw is not None else None
         total, steps = features.new_zeros(()), 0
-        for start in range(0, n - bs + 1, bs):
-            idx = order[start:start + bs]
-            x = torch.cat([features[idx], features[neighbors[idx, pick[idx]]]])
-            losses = []
-            for head in heads:
-                p = head(x)
-                anchors, neighbours = p[:bs], p[bs:]
-                loss = neighbor_consistency_loss(anchors, neighbours)
-                if prior_weight > 0:
-                    loss = loss + prior_weight * (size_prior_loss(anchors.mean(0), prior, floor)
-                                                  + size_prior_loss(neighbours.mean(0), prior, floor))
-                losses.append(loss)
-            loss = torch.stack(losses).sum()
+        for start in range(0, n - batch_size + 1 if drop_last else n, batch_size):
+            loss = batch_loss(order[start:start + batch_size], drawn)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total += loss.detach()
             steps += 1
-        epoch_losses.append(total / max(steps, 1) / len(heads))
-    heads.eval()
-    return [float(v) for v in torch.stack(epoch_losses).cpu()] if epoch_losses else []
+        means[epoch] = total / max(steps, 1)
+    module.eval()
+    return means
 
 
 @torch.no_grad()

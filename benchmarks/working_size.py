@@ -2,15 +2,15 @@
 
 The default backbone for images (``backbone='auto'``, :class:`skc2bin.networks.SmallCNN`) first
 average-pools an image whose longer side exceeds ``working_size`` (default 12) by the smallest
-integer factor that brings it to at most that size: 16x16 -> 8x8, 28x28 -> 9x9. This script fits
+integer factor that brings it to at most that size: 16x16 -> 8x8, 28x28 -> 10x10. This script fits
 ``C2BINClusterer(n_clusters=10, random_state=seed)`` with every other parameter default on digits
-upscaled to ``--sizes`` pixels, once per working size in ``--working-sizes``, passing
-``backbone=SmallCNN(1, (size, size), 128, working_size=w)`` (the 'auto' backbone with another
-working size, its weights seeded from ``random_state`` as the estimator seeds its own; the default
-working size runs ``backbone='auto'``, the default fit itself). A working size that gives the same pooling factor as one already run for that image
-size is skipped (it is the same model). Reports ACC per seed, the mean and the worst seed, NMI and
-ARI (mean and worst) and the fit time, as a ratio to the default working size's fits of the same
-seeds, run in the same process.
+upscaled to ``--sizes`` pixels, once per working size in ``--working-sizes``. The default working
+size runs ``backbone='auto'``: the default fit itself. Another one passes
+``backbone=SmallCNN(1, (size, size), 128, working_size=w)``, the 'auto' backbone with that working
+size, its weights seeded from ``random_state`` as the estimator seeds its own. A working size that
+gives the same pooling factor as one already run for that image size is skipped (it is the same
+model). Reports ACC per seed, the mean and the worst seed, NMI and ARI (mean and worst) and the fit
+time, as a ratio to the default working size's fits of the same seeds, run in the same process.
 
 Run:  OMP_NUM_THREADS=1 python benchmarks/working_size.py [--sizes 28] [--working-sizes 12 14]
       [--seeds 0 1 2 3 4] [--out FILE.jsonl] [--smoke]

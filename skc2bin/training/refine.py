@@ -152,9 +152,9 @@ def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, 
     def batch_loss(idx, _):
         return torch.nn.functional.nll_loss(torch.log(head(features[idx]) + 1e-8), target[idx])
 
-    means = _train_on_features(head, features, batch_loss, epochs=epochs, batch_size=max(1, min(int(batch_size),
-                               len(features))), lr=lr, weight_decay=weight_decay, generator=generator,
-                               drop_last=False)
+    bs = max(1, min(int(batch_size), len(features)))
+    means = _train_on_features(head, features, batch_loss, epochs=epochs, batch_size=bs, lr=lr,
+                               weight_decay=weight_decay, generator=generator, drop_last=False)
     return [float(v) for v in means.cpu()]
 
 

@@ -7,7 +7,8 @@ output) the 10-nearest-neighbour accuracy under 5-fold stratified cross-validati
 only for this probe), plus fit wall time; mean ± std over the seeds. The same two measures taken on
 the EMA target's backbone instead of the online one answer whether inference should use the target. For the finer heads, the
 fraction of each fine cluster that falls in its majority coarse cluster (nesting, 1 = perfectly
-nested) is reported too, and how many of its clusters hold at least one sample.
+nested) is reported too, how many of its clusters hold at least one sample, and what the
+refinement did to it (``history_[-1]["refine_per_scale"]``: kept, refined, or graph).
 
 Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2] [--scales 10,100 ...] [--threads N] [--smoke]
 """
@@ -63,7 +64,7 @@ def main():
     print(versions())
     X, y = smoke_subset(*digits_images(args.size), args)
     print(f"digits {args.size}x{args.size} images, seeds {args.seeds}\n")
-    rows, nests, used = {}, {}, {}
+    rows, nests, used, outcomes = {}, {}, {}, {}
     configs = [tuple(int(k) for k in text.split(",")) for text in args.scales] if args.scales else SCALES
     for scales in configs:
         for seed in args.seeds:
@@ -78,6 +79,8 @@ def main():
                 [nesting(per_scale[:, 0], per_scale[:, j]) for j in range(1, len(scales))]
             )
             used.setdefault(scales, []).append([len(np.unique(per_scale[:, j])) for j in range(1, len(scales))])
+            outcomes.setdefault(scales, []).append(
+                [scale["outcome"] for scale in est.history_[-1].get("refine_per_scale", [])[1:]])
     print()
     print(table_header("n_clusters", "ACC", "NMI", "ARI", "k-NN acc. of transform", "ACC, head on target backbone",
                        "k-NN acc., target backbone", "fit s"))
@@ -85,13 +88,15 @@ def main():
         print(table_row(str(scales), results))
     print()
     print(table_header("n_clusters", "nesting of the finer heads in the 10-cluster head",
-                       "clusters holding a sample, per seed"))
+                       "clusters holding a sample, per seed", "refinement of the finer heads, per seed"))
     for scales, values in nests.items():
         if len(scales) > 1:
             counts = "; ".join(f"k={k}: " + " / ".join(str(u[j]) for u in used[scales])
                                for j, k in enumerate(scales[1:]))
+            refined = "; ".join(f"k={k}: " + " / ".join(o[j] if j < len(o) else "–" for o in outcomes[scales])
+                                for j, k in enumerate(scales[1:]))
             print(markdown_row(scales, ", ".join(f"k={k}: {cell}" for k, cell in zip(scales[1:], mean_std(values))),
-                               counts))
+                               counts, refined))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def main():
             )
             used.setdefault(scales, []).append([len(np.unique(per_scale[:, j])) for j in range(1, len(scales))])
             outcomes.setdefault(scales, []).append(
-                [scale["outcome"] for scale in est.history_[-1].get("refine_per_scale", [])[1:]])
+                [scale["outcome"] for scale in est.history_[-1]["refine_per_scale"][1:]])
     print()
     print(table_header("n_clusters", "ACC", "NMI", "ARI", "k-NN acc. of transform", "ACC, head on target backbone",
                        "k-NN acc., target backbone", "fit s"))
@@ -93,7 +93,7 @@ def main():
         if len(scales) > 1:
             counts = "; ".join(f"k={k}: " + " / ".join(str(u[j]) for u in used[scales])
                                for j, k in enumerate(scales[1:]))
-            refined = "; ".join(f"k={k}: " + " / ".join(o[j] if j < len(o) else "–" for o in outcomes[scales])
+            refined = "; ".join(f"k={k}: " + " / ".join(o[j] for o in outcomes[scales])
                                 for j, k in enumerate(scales[1:]))
             print(markdown_row(scales, ", ".join(f"k={k}: {cell}" for k, cell in zip(scales[1:], mean_std(values))),
                                counts, refined))

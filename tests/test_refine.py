@@ -17,6 +17,7 @@ from skc2bin.training.refine import (
     graph_partition,
     mine_neighbors,
     neighbor_agreement,
+    predicted_clusters,
     refine_heads,
     refine_outcome,
     refine_summary,
@@ -99,8 +100,6 @@ def test_refine_heads_separates_two_groups_and_selection_prefers_it():
 
 # ------------------------------------------------------------ graph candidate
 def test_predicted_clusters_in_chunks_match_one_pass_and_keep_the_mode():
-    from skc2bin.training.refine import predicted_clusters
-
     torch.manual_seed(0)
     head = ClusterHead(4, 5).train()
     feats = torch.randn(50, 4)
@@ -313,7 +312,7 @@ def test_selection_refuses_a_refined_head_that_empties_clusters():
     floor prior barely resists (floor / k of 40 samples is a third of one).
     Those heads score lower (more consistent) but are not admissible (clusters
     below floor x n/k), so the head as it was stays."""
-    from skc2bin.training.refine import predicted_clusters, refine_scales
+    from skc2bin.training.refine import refine_scales
 
     g = torch.Generator().manual_seed(0)
     centres = torch.tensor([[6.0, 0, 0, 0], [0, 6.0, 0, 0], [0, 0, 6.0, 0]])

@@ -62,7 +62,7 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, refine_outcome, refine_scales, refine_summary
+from .refine import MAX_SAMPLES, predicted_clusters, refine_outcome, refine_scales, refine_summary
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -419,14 +419,13 @@ class C2BINNet(NeuralNet):
         network = self.module_
         with torch.no_grad():
             features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
-            before = [network.heads[i].eval()(features).argmax(1) for i in network.selected.tolist()]
+        before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
             floor=floor, graph=graph, generator=generator,
         )
-        with torch.no_grad():
-            after = [network.heads[i].eval()(features).argmax(1) for i in network.selected.tolist()]
+        after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         network.train()
         changed = [_share_changed(b, a) for b, a in zip(before, after)]
         self.history.record("refine_loss", info["losses"][0][-1] if info["losses"][0] else float("nan"))

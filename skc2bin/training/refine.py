@@ -159,19 +159,26 @@ def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, 
 
 
 @torch.no_grad()
-def predicted_clusters(head, features, chunk_size=4096):
-    """Hard cluster of each row of ``features`` under ``head`` (eval mode, in chunks)."""
+def _probabilities(head, features, chunk_size=4096):
+    """``head``'s soft assignments of every row of ``features`` (eval mode, in
+    chunks; the head's mode is restored)."""
     was_training = head.training
     head.eval()
-    labels = torch.cat([head(features[i:i + chunk_size]).argmax(1) for i in range(0, len(features), chunk_size)])
+    p = torch.cat([head(features[i:i + chunk_size]) for i in range(0, len(features), chunk_size)])
     head.train(was_training)
-    return labels
+    return p
 
 
-def _admissible(head, features, floor):
-    """Whether every cluster of ``head``'s partition of ``features`` holds at
-    least ``floor`` × n/k samples: a candidate that refinement may keep."""
-    return smallest_cluster_share(predicted_clusters(head, features), head.n_clusters) >= floor
+def predicted_clusters(head, features, chunk_size=4096):
+    """Hard cluster of each row of ``features`` under ``head`` (eval mode, in chunks)."""
+    return _probabilities(head, features, chunk_size).argmax(1)
+
+
+def _admissible(probabilities, floor):
+    """Whether every cluster of the partition given by ``probabilities`` (one
+    head's, shape (n, k)) holds at least ``floor`` × n/k samples: a candidate
+    that refinement may keep."""
+    return smallest_cluster_share(probabilities.argmax(1), probabilities.shape[1]) >= floor
 
 
 def smallest_cluster_share(labels, n_clusters):
@@ -290,12 +297,15 @@ def selection_scores(heads, features, neighbors, prior_weight=1.0, chunk_size=40
     -------
     scores : Tensor of shape (len(heads),)
     """
+    return _scores([_probabilities(head, features, chunk_size) for head in heads], neighbors, prior_weight,
+                   chunk_size)
+
+
+@torch.no_grad()
+def _scores(probabilities, neighbors, prior_weight, chunk_size=4096):
+    """:func:`selection_scores` from each head's soft assignments of the whole set."""
     scores = []
-    for head in heads:
-        was_training = head.training
-        head.eval()
-        p = torch.cat([head(features[i:i + chunk_size]) for i in range(0, len(features), chunk_size)])
-        head.train(was_training)
+    for p in probabilities:
         consistency = sum(
             -torch.log((p[i:i + chunk_size, None, :] * p[neighbors[i:i + chunk_size]]).sum(-1) + 1e-8).sum()
             for i in range(0, len(p), chunk_size)
@@ -349,11 +359,12 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
                               weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor,
                               generator=generator)
         current = network.heads[int(network.selected[scale])]
-        scores = selection_scores([*candidates, current], features, neighbors, prior_weight)
+        probabilities = [_probabilities(head, features) for head in [*candidates, current]]
+        scores = _scores(probabilities, neighbors, prior_weight)
         # A refined head whose partition of the whole set leaves a cluster below floor x n/k is no
         # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
         # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
-        admissible = torch.tensor([_admissible(c, features, floor) for c in candidates])
+        admissible = torch.tensor([_admissible(p, floor) for p in probabilities[:-1]])
         eligible = scores[:-1].masked_fill(~admissible, math.inf)
         best = int(eligible.argmin())
         kept = not bool(eligible[best] < scores[-1])
@@ -392,9 +403,10 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
         return False  # no admissible partition to distil
     candidate = copy.deepcopy(head)
     distill_head(candidate, sub, labels, generator=generator, **training)
-    if not _admissible(candidate, features, floor):
+    probabilities = [_probabilities(candidate, features), _probabilities(head, features)]
+    if not _admissible(probabilities[0], floor):
         return False
-    consistency = selection_scores([candidate, head], features, neighbors, prior_weight=0.0)
+    consistency = _scores(probabilities, neighbors, prior_weight=0.0)
     if not bool(consistency[0] < (1.0 - GRAPH_MARGIN) * consistency[1]):
         return False
     head.load_state_dict(candidate.state_dict())

@@ -301,7 +301,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
         a refined fit the last one also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_admissible``, ``refine_kept``, ``refine_graph`` and
+        ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
+        primary scale), ``refine_per_scale`` (every scale) and
         ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
@@ -937,7 +938,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``ema_momentum``; read a column with ``history_[:, key]``. After a
         refined fit the last record also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_admissible``, ``refine_kept``, ``refine_graph`` and
+        ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
+        primary scale), ``refine_per_scale`` (every scale) and
         ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)

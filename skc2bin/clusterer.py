@@ -33,6 +33,7 @@ from .networks import build_network
 from .persistence import load_model, save_model
 from .preprocessing import fit_preprocessor
 from .training import OPTIMIZERS, TrainingDivergedError, make_net, plan_batch_size
+from .training.refine import resolve_refine_space
 from .training.distributed import (
     DistributedError,
     agreement,
@@ -139,9 +140,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     refine : {'neighbors'} or None, default='neighbors'
         Refinement phase at the end of :meth:`fit` (skc2bin's addition to
         C2BIN; ``docs/method.md``). ``'neighbors'``: embed the training
-        samples, mine each one's ``refine_neighbors`` nearest neighbours in
-        that representation, and go on training the ``n_init`` cluster heads
-        of every scale on the frozen representation for ``refine_epochs``
+        samples, mine each one's ``refine_neighbors`` nearest neighbours (in
+        that representation for images, in the standardised input for
+        feature vectors: ``refine_space``), and go on training the
+        ``n_init`` cluster heads of every scale on the frozen
+        representation for ``refine_epochs``
         epochs with SCAN's neighbour-consistency loss
         ``-mean_i log <p_i, p_neighbour>`` plus ``entropy_weight`` times the
         size prior ``size_prior``; per scale, the head kept is the one whose
@@ -160,6 +163,20 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         next to the C2BIN phase: 2–16 % of a fit, measured).
     refine_neighbors : int, default=10
         Neighbours mined per sample for the refinement.
+    refine_space : {'auto', 'representation', 'input'}, default='auto'
+        Where the refinement mines the neighbours. ``'representation'``:
+        nearest by cosine similarity in the learned representation
+        (``transform``). ``'input'``: nearest by Euclidean distance in the
+        preprocessed input (feature vectors standardised; images in
+        ``[0, 1]``, standardised per channel, as flat pixel rows).
+        ``'auto'`` picks ``'input'`` for feature vectors and
+        ``'representation'`` for images: with generic feature-wise
+        augmentations the representation of vectors adds little to the
+        input's own geometry, and its neighbours are a noisier copy of it
+        (breast cancer ACC 0.84 -> 0.94, measured in ``docs/benchmarks.md``,
+        "Refinement neighbours of feature vectors"), while an image's
+        neighbours in pixel space are poor. The heads are trained on the
+        representation either way.
     refine_graph : bool, default=True
         At the end of the refinement, per scale, also partition the graph of
         mined neighbours with spectral clustering (no size prior) and distil
@@ -358,6 +375,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "refine_epochs": [Interval(Integral, 1, None, closed="left")],
         "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
         "refine_graph": ["boolean"],
+        "refine_space": [StrOptions({"auto", "representation", "input"})],
         "size_prior": [StrOptions({"floor", "uniform"})],
         "size_prior_floor": [Interval(Real, 0, 1, closed="right")],
         "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
@@ -398,6 +416,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         refine_epochs=50,
         refine_neighbors=10,
         refine_graph=True,
+        refine_space="auto",
         size_prior="floor",
         size_prior_floor=0.1,
         augmentation="auto",
@@ -434,6 +453,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.refine_epochs = refine_epochs
         self.refine_neighbors = refine_neighbors
         self.refine_graph = refine_graph
+        self.refine_space = refine_space
         self.size_prior = size_prior
         self.size_prior_floor = size_prior_floor
         self.augmentation = augmentation
@@ -696,6 +716,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         if refine and self.refine is not None and net.interrupted_ is None:
             net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
                        floor=self.size_prior_floor, prior_weight=self.entropy_weight, graph=self.refine_graph,
+                       space=resolve_refine_space(self.refine_space, net.module_.preprocessor.is_image),
                        distributed=context)
 
     # ------------------------------------------------------------ fitted state

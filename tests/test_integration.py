@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -29,6 +30,21 @@ def test_digits_as_images_reach_quality_floor(digits):
     acc = clustering_accuracy(y, est.labels_)
     assert acc >= 0.95, acc
     assert normalized_mutual_info_score(y, est.labels_) >= 0.94
+
+
+def test_feature_vectors_reach_quality_floor():
+    """Breast cancer (569 x 30 features), default settings but 10 epochs.
+
+    The refinement mines the neighbours of feature vectors in the
+    standardised input (``refine_space='auto'``): ACC 0.940 here, against
+    0.861 with the neighbours of the representation (seed 0, 1 torch thread);
+    at the default 100 epochs 0.923-0.947 over seeds 0-4 against 0.838-0.847
+    (docs/benchmarks.md, "Refinement neighbours of feature vectors").
+    Spectral clustering gets 0.937, KMeans 0.905.
+    """
+    X, y = load_breast_cancer(return_X_y=True)
+    est = C2BINClusterer(n_clusters=2, max_epochs=10, random_state=0).fit(X)
+    assert clustering_accuracy(y, est.labels_) >= 0.92
 
 
 def test_transform_feeds_a_linear_probe(digits_small):

@@ -20,7 +20,9 @@ from skc2bin.training.refine import (
     predicted_clusters,
     refine_heads,
     refine_outcome,
+    refine_scales,
     refine_summary,
+    resolve_refine_space,
     selection_scores,
     smallest_cluster_share,
 )
@@ -72,6 +74,52 @@ def test_mine_neighbors_by_cosine_never_the_row_itself():
     assert nb.shape == (50, 49)  # capped at n - 1
     assert not (nb == torch.arange(50)[:, None]).any()
     assert torch.equal(nb, mine_neighbors(data, 100))  # chunking does not change the result
+
+
+def test_mine_neighbors_by_euclidean_distance():
+    # Row 0's nearest by direction is row 1 (same direction, far); by distance row 2 (0.5 away).
+    x = torch.tensor([[1.0, 0.0], [10.0, 0.0], [1.0, 0.5]])
+    assert mine_neighbors(x, 1)[0, 0].item() == 1
+    assert mine_neighbors(x, 1, metric="euclidean")[:, 0].tolist() == [2, 0, 0]  # row 1: 9 < 9.01
+    # On a line: 0, 1, 3, 10 -> nearest 1, 0, 1, 3 (rows 1, 0, 1, 2).
+    line = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    assert mine_neighbors(line, 1, metric="euclidean")[:, 0].tolist() == [1, 0, 1, 2]
+    data = torch.randn(40, 3, generator=torch.Generator().manual_seed(1)) * torch.tensor([1.0, 5.0, 0.2]) + 3
+    nb = mine_neighbors(data, 5, chunk_size=6, metric="euclidean")
+    distances = torch.cdist(data, data).fill_diagonal_(math.inf)
+    assert torch.equal(nb, distances.topk(5, largest=False).indices)  # the same ranking as cdist
+    with pytest.raises(ValueError, match="metric"):
+        mine_neighbors(data, 5, metric="manhattan")
+
+
+def test_resolve_refine_space():
+    assert resolve_refine_space("auto", is_image=False) == "input"
+    assert resolve_refine_space("auto", is_image=True) == "representation"
+    for space in ("input", "representation"):
+        assert resolve_refine_space(space, is_image=True) == space == resolve_refine_space(space, is_image=False)
+    with pytest.raises(ValueError, match="refine_space"):
+        resolve_refine_space("pixels", is_image=True)
+
+
+def test_refine_scales_mines_neighbours_in_the_given_space():
+    """The heads see features in which two groups are weakly marked; neighbours
+    mined in a space where the groups are clear let the refinement split them."""
+    g = torch.Generator().manual_seed(0)
+    groups = torch.arange(120) % 2
+    signal = (2.0 * groups - 1.0)[:, None]
+    features = torch.cat([signal + 0.7 * torch.randn(120, 1, generator=g), 3.0 * torch.randn(120, 3, generator=g)],
+                         1)
+    clear = signal + 0.1 * torch.randn(120, 2, generator=g)
+
+    def agreement(neighbor_space):
+        with torch.random.fork_rng(devices=[]):
+            net = _Network(n_init=2, selected=0)  # (seeds its heads)
+        refine_scales(net, features, n_neighbors=5, epochs=40, batch_size=40, lr=1e-2, prior="uniform", graph=False,
+                      neighbor_space=neighbor_space, metric="euclidean", generator=torch.Generator().manual_seed(0))
+        labels = predicted_clusters(net.heads[int(net.selected[0])], features)
+        return max(float((labels == groups).double().mean()), float((labels != groups).double().mean()))
+
+    assert agreement(clear) >= 0.9 > agreement(None) + 0.1
 
 
 def test_refine_heads_separates_two_groups_and_selection_prefers_it():
@@ -246,10 +294,42 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
 
 
 @pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},
-                                 {"size_prior_floor": 0.0}, {"refine_neighbors": 0}, {"refine_graph": "yes"}])
+                                 {"size_prior_floor": 0.0}, {"refine_neighbors": 0}, {"refine_graph": "yes"},
+                                 {"refine_space": "pixels"}])
 def test_refine_parameters_are_validated(blobs3, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         C2BINClusterer(**{**TINY, **bad}).fit(blobs3)
+
+
+def test_refine_space_auto_is_input_for_vectors_and_representation_for_images(blobs3, digits_small):
+    params = {**TINY, "n_clusters": 3, "max_epochs": 2, "refine_epochs": 3}
+
+    def fit(X, space, **extra):
+        return C2BINClusterer(**params, **extra, refine_space=space).fit(X)
+
+    auto = fit(blobs3, "auto")
+    np.testing.assert_array_equal(auto.labels_, fit(blobs3, "input").labels_)
+    assert not np.array_equal(auto.history_[-1]["refine_scores"],
+                              fit(blobs3, "representation").history_[-1]["refine_scores"])
+    Xd = digits_small[0][:150]
+    auto = fit(Xd, "auto", image_shape=(8, 8))
+    np.testing.assert_array_equal(auto.history_[-1]["refine_scores"],
+                                  fit(Xd, "representation", image_shape=(8, 8)).history_[-1]["refine_scores"])
+    # Pixel rows as the neighbour space of images, on request: the same samples, another space.
+    assert fit(Xd, "input", image_shape=(8, 8)).history_[-1]["refine_scores"] != auto.history_[-1]["refine_scores"]
+
+
+def test_network_inputs_are_the_standardised_rows(blobs3, digits_small):
+    est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None}).fit(blobs3)
+    expected = (blobs3 - blobs3.mean(0)) / blobs3.std(0)
+    np.testing.assert_allclose(est.net_.network_inputs(blobs3).numpy(), expected, rtol=1e-4, atol=1e-5)
+    Xd = digits_small[0][:50]
+    images = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None, "image_shape": (8, 8)}).fit(Xd)
+    rows = images.net_.network_inputs(Xd)
+    assert rows.shape == (50, 64)
+    # Pixels mapped to [0, 1] with the range seen in fit, then standardised (one channel).
+    unit = (Xd - Xd.min()) / (Xd.max() - Xd.min())
+    np.testing.assert_allclose(rows.numpy(), (unit - unit.mean()) / unit.std(), rtol=1e-3, atol=1e-3)
 
 
 def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):

@@ -62,7 +62,7 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, predicted_clusters, refine_outcome, refine_scales, refine_summary
+from .refine import MAX_SAMPLES, SPACE_METRICS, predicted_clusters, refine_outcome, refine_scales, refine_summary
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -380,7 +380,7 @@ class C2BINNet(NeuralNet):
         return self
 
     def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, graph=True,
-               distributed=None):
+               space="representation", distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -402,6 +402,10 @@ class C2BINNet(NeuralNet):
         ``loss``, ``changed``, ``scores`` and ``admissible``) and
         ``refine_dur`` (seconds); the keys without ``per_scale`` describe the
         primary scale.
+        The neighbours are mined in the representation (``space=
+        'representation'``, cosine similarity) or in the preprocessed,
+        un-augmented network input (``space='input'``, Euclidean distance:
+        standardised features for vectors).
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is
@@ -419,11 +423,15 @@ class C2BINNet(NeuralNet):
         network = self.module_
         with torch.no_grad():
             features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
+        if space not in SPACE_METRICS:
+            raise ValueError(f"space={space!r}: expected 'representation' or 'input'.")
+        neighbor_space = self.network_inputs(X) if space == "input" else None
         before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
-            floor=floor, graph=graph, generator=generator,
+            floor=floor, graph=graph, neighbor_space=neighbor_space,
+            metric=SPACE_METRICS[space], generator=generator,
         )
         after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         network.train()
@@ -454,6 +462,16 @@ class C2BINNet(NeuralNet):
         if self.verbose and is_main_process(self):
             print(refine_summary(self.history[-1]), flush=True)
         return self
+
+    @torch.no_grad()
+    def network_inputs(self, X):
+        """The preprocessed, un-augmented network inputs of ``X`` as rows of
+        shape ``(n_samples, n_values)`` (float32, on the device): what the
+        online network reads, before any augmentation."""
+        pre = self.module_.preprocessor
+        rows = [pre.after_augment(pre.before_augment(self.to_device(unpack_data(batch)[0]))).flatten(1).float()
+                for batch in self.get_iterator(self.get_dataset(X), training=False)]
+        return torch.cat(rows)
 
     def set_loader_options(self, X, num_workers):
         """DataLoader workers and pinned memory for a torch Dataset (arrays are sliced)."""

@@ -10,7 +10,11 @@ representation:
 
 1. embed the un-augmented training samples (online backbone, eval mode) —
    the features every prediction uses;
-2. mine each sample's ``n_neighbors`` nearest neighbours (cosine similarity);
+2. mine each sample's ``n_neighbors`` nearest neighbours: by cosine
+   similarity in the representation, or, for feature vectors, by Euclidean
+   distance in the standardised input (``neighbor_space``: there the
+   representation adds little to the input's geometry, and its neighbours
+   are a noisier copy of the input's; ``docs/benchmarks.md``);
 3. train the ``n_init`` heads of every scale on the frozen features with
    ``L = -mean_i log <p_i, p_j(i)> + w · sum_v prior(P_v)``, ``j(i)`` a random
    neighbour of ``i`` drawn anew every epoch, ``P_v`` the batch's mean
@@ -56,7 +60,7 @@ import torch
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "distill_head", "predicted_clusters", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
+           "distill_head", "predicted_clusters", "resolve_refine_space", "SPACE_METRICS", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
            "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_outcome", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
@@ -75,24 +79,52 @@ GRAPH_MARGIN = 0.15
 
 
 @torch.no_grad()
-def mine_neighbors(features, n_neighbors, chunk_size=None):
-    """Indices of each row's ``n_neighbors`` nearest other rows by cosine
-    similarity, shape ``(n, n_neighbors)`` (capped at ``n - 1``).
+def mine_neighbors(features, n_neighbors, chunk_size=None, metric="cosine"):
+    """Indices of each row's ``n_neighbors`` nearest other rows, shape
+    ``(n, n_neighbors)`` (capped at ``n - 1``).
 
-    Brute force in chunks of rows (about 16 M similarities, 64 MiB, each).
+    ``metric='cosine'`` ranks by cosine similarity (the learned
+    representation), ``'euclidean'`` by Euclidean distance (standardised
+    input features). Brute force in chunks of rows (about 16 M
+    similarities, 64 MiB, each).
     """
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"metric={metric!r}: expected 'cosine' or 'euclidean'.")
     n = len(features)
     k = max(1, min(int(n_neighbors), n - 1))
-    x = torch.nn.functional.normalize(features.float(), dim=1)
+    x = features.float()
+    if metric == "cosine":
+        x = torch.nn.functional.normalize(x, dim=1)
+    else:
+        # -|a - b|^2 = 2 a.b - |b|^2 - |a|^2; the last term is the same along a row.
+        half_sq_norms = 0.5 * (x * x).sum(1)
     chunk = chunk_size or max(1, min(4096, (1 << 24) // max(n, 1)))
     out = torch.empty((n, k), dtype=torch.long, device=x.device)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         sim = x[start:stop] @ x.t()
+        if metric == "euclidean":
+            sim -= half_sq_norms
         rows = torch.arange(stop - start, device=x.device)
         sim[rows, rows + start] = -math.inf  # never the row itself
         out[start:stop] = sim.topk(k, dim=1).indices
     return out
+
+
+#: The metric each neighbour space is mined with (:func:`mine_neighbors`):
+#: the representation by direction, standardised inputs by distance.
+SPACE_METRICS = {"representation": "cosine", "input": "euclidean"}
+
+
+def resolve_refine_space(space, is_image):
+    """Where the refinement mines neighbours: ``'auto'`` is ``'representation'``
+    for images and ``'input'`` for feature vectors; ``'representation'`` and
+    ``'input'`` stay as they are."""
+    if space == "auto":
+        return "representation" if is_image else "input"
+    if space not in SPACE_METRICS:
+        raise ValueError(f"refine_space={space!r}: expected 'auto', 'representation' or 'input'.")
+    return space
 
 
 def graph_partition(neighbors, n_clusters, seed=0):
@@ -315,7 +347,8 @@ def _scores(probabilities, neighbors, prior_weight, chunk_size=4096):
 
 
 def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
-                  prior="floor", prior_weight=1.0, floor=0.1, graph=True, generator=None):
+                  prior="floor", prior_weight=1.0, floor=0.1, graph=True, neighbor_space=None, metric="cosine",
+                  generator=None):
     """Refine every scale's heads of a :class:`~skc2bin.networks.C2BINNetwork` in place.
 
     Per scale, copies of the ``n_init`` heads are trained with
@@ -338,6 +371,10 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     head's). This is what lets a large class stay whole: C2BIN's heads
     and the selection's uniform term both lean towards equal sizes.
 
+    The neighbours are mined in ``neighbor_space`` (rows matching
+    ``features``; default: ``features`` themselves) with ``metric``
+    (:func:`mine_neighbors`); the heads always map ``features``.
+
     Returns
     -------
     info : dict
@@ -350,7 +387,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         ``'graph'``: per scale, whether the graph candidate replaced the
         chosen head.
     """
-    neighbors = mine_neighbors(features, n_neighbors)
+    space = features if neighbor_space is None else neighbor_space
+    neighbors = mine_neighbors(space, n_neighbors, metric=metric)
     n_init = network.n_init
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": []}
     for scale in range(len(network.heads) // n_init):
@@ -375,18 +413,19 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         info["admissible"].append(admissible.tolist())
         info["kept"].append(kept)
         info["graph"].append(graph and _take_graph_candidate(
-            current, features, neighbors, floor=floor, epochs=epochs, batch_size=batch_size, lr=lr,
-            weight_decay=weight_decay, generator=generator))
+            current, features, neighbors, space=space, metric=metric, floor=floor, epochs=epochs,
+            batch_size=batch_size, lr=lr, weight_decay=weight_decay, generator=generator))
     return info
 
 
-def _take_graph_candidate(head, features, neighbors, *, floor, generator, **training):
+def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=None, metric="cosine", **training):
     """Distil the graph partition into a copy of ``head``; load it into
     ``head`` if admissible and more consistent with ``neighbors``. Returns
     whether it did.
 
     Beyond :data:`GRAPH_MAX_SAMPLES` samples the partition is drawn on a
-    random subset (neighbours mined again inside it) and distilled there:
+    random subset (neighbours mined again inside it, in ``space``, by
+    default ``features``, with ``metric``) and distilled there:
     spectral clustering's eigensolver grows faster than linearly (20,000
     samples: 35 s for k=10, 3 minutes for k=100 on one CPU thread; 5,000:
     under 1 s and 10 s). The comparison uses every sample.
@@ -396,8 +435,9 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, **trai
     sub, sub_neighbors = features, neighbors
     if len(features) > GRAPH_MAX_SAMPLES:
         idx = torch.randperm(len(features), generator=generator, device=features.device)[:GRAPH_MAX_SAMPLES]
-        sub = features[idx.sort().values]
-        sub_neighbors = mine_neighbors(sub, neighbors.shape[1])
+        idx = idx.sort().values
+        sub = features[idx]
+        sub_neighbors = mine_neighbors((features if space is None else space)[idx], neighbors.shape[1], metric=metric)
     labels = graph_partition(sub_neighbors, k, seed=seed)
     if labels is None or smallest_cluster_share(labels, k) < floor:
         return False  # no admissible partition to distil

@@ -9,6 +9,7 @@ Its numbers mean nothing.
 """
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -130,6 +131,25 @@ def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
         return X, y
     X, _, y, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=0)
     return X, y
+
+
+def refined_copy(est, X, prepare=None, **params):
+    """A copy of ``est`` (fitted with ``refine=None``) with ``params`` set, after the refinement phase
+    that ``fit`` would run; ``prepare(copy)``, if given, runs first.
+
+    Benchmark-only: it calls the estimator's private ``_checked_data``/``_refine``/``_infer``, the
+    steps ``fit`` runs after training, so that one training run gives several refined models. The
+    refinement is seeded from the training stream's saved state, so with the default parameters the
+    copy is what the default fit returns.
+    """
+    refined = copy.deepcopy(est).set_params(**params)
+    if prepare is not None:
+        prepare(refined)
+    Xt, _ = refined._checked_data(X, reset=False)
+    refined._refine(refined.net_, Xt, True)
+    labels = refined._infer(refined.net_, Xt)[1]
+    refined._set_fitted_state({**refined._get_fitted_state(), "labels_per_scale": labels})
+    return refined
 
 
 # ------------------------------------------------------------ records (one JSON line per fit)

@@ -27,6 +27,7 @@ from sklearn.datasets import (
     load_wine,
     make_blobs,
     make_circles,
+    make_classification,
     make_moons,
 )
 
@@ -82,6 +83,18 @@ def aniso_noise():
     X, y = make_blobs(n_samples=1500, centers=3, random_state=170)
     X = X @ np.array([[0.6, -0.6], [-0.4, 0.8]])  # scikit-learn's anisotropic-blobs example
     return _with_noise_features(X, y, 3, DATA_SEED)
+
+
+def blobs_varied():
+    """Six Gaussian blobs in 10 dimensions, standard deviations 0.6 to 2.1 (one density each)."""
+    return make_blobs(n_samples=1500, n_features=10, centers=6, cluster_std=[0.6, 0.9, 1.2, 1.5, 1.8, 2.1],
+                      center_box=(-5.0, 5.0), random_state=DATA_SEED)
+
+
+def classification():
+    """scikit-learn's make_classification: 4 classes in 20 features (5 informative, 5 redundant)."""
+    return make_classification(n_samples=1500, n_features=20, n_informative=5, n_redundant=5, n_classes=4,
+                               n_clusters_per_class=1, class_sep=1.5, random_state=DATA_SEED)
 
 
 # ----------------------------------------------------------------- synthetic images
@@ -284,6 +297,10 @@ DATASETS = {
     "d-noisy": digits_noisy,
     "d-shifted": digits_shifted,
     "d-thick": digits_thick,
+    # more feature vectors (refine_space, 2026-11-27)
+    "blobs-varied": blobs_varied,
+    "classification": classification,
+    "digits-geo-vectors": lambda: (lambda X, y: (X.reshape(len(X), -1).astype(np.float64), y))(*digits_geometric()),
 }
 
 
@@ -294,6 +311,9 @@ CORE = ["digits8", "digits16", "digits28", "digits-geo", "digits-one3x", "digits
 #: Other data, for generality: small real vector sets, synthetic images, transformed digits.
 EXTRA = ["iris", "wine", "cancer", "shapes", "strokes", "textures", "d-rotated", "d-inverted", "d-noisy",
          "d-shifted", "d-thick"]
+#: Every feature-vector set (the neighbour space of the refinement, ``refine_space``).
+VECTORS = ["digits-vectors", "moons", "circles", "aniso", "iris", "wine", "cancer", "blobs-varied", "classification",
+           "digits-geo-vectors"]
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ The JPEG images are slightly blurrier than CIFAR-10's original pixels (see share
 numbers are close to, not exactly comparable with, published CIFAR-10 results.
 """
 
-import copy
 import json
 import math
 import sys
@@ -35,7 +34,7 @@ from sklearn.cluster import KMeans
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args  # noqa: E402
-from _common import scores, table_header, versions  # noqa: E402
+from _common import refined_copy, scores, table_header, versions  # noqa: E402
 from _data import cifar10, synthetic_cifar10  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -115,7 +114,7 @@ def main():
         phase = score_model(est, Xs, ys, args.seed)
         phase["fit_s"] = fit_s
         print(f"C2BIN phase: fit {fit_s:.0f} s, ACC {phase['acc']:.3f}, k-NN {phase['knn_acc']:.3f}", flush=True)
-        est = refined_copy(est, X, refine)
+        est = refined_copy(est, X, refine=refine)
     else:
         est.fit(X)
     fit_s = time.perf_counter() - t0
@@ -161,21 +160,6 @@ def score_model(est, Xs, ys, seed, labels=None):
     acc, nmi, ari = scores(ys, labels)
     return {"acc": acc, "nmi": nmi, "ari": ari, "knn_acc": knn_accuracy(est.transform(Xs), ys, seed),
             "cluster_sizes": sorted(np.bincount(labels, minlength=10).tolist())}
-
-
-def refined_copy(est, X, refine):
-    """A copy of ``est`` (fitted with ``refine=None``) after the refinement phase that ``fit`` would run.
-
-    Benchmark-only: it calls the estimator's private ``_checked_data``/``_refine``/``_infer``, the
-    steps ``fit`` runs after training, so that one training run gives both models. The refinement is
-    seeded from the training stream's saved state, so the copy is what the default fit returns.
-    """
-    refined = copy.deepcopy(est).set_params(refine=refine)
-    Xt, _ = refined._checked_data(X, reset=False)
-    refined._refine(refined.net_, Xt, True)
-    labels = refined._infer(refined.net_, Xt)[1]
-    refined._set_fitted_state({**refined._get_fitted_state(), "labels_per_scale": labels})
-    return refined
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args, scores  # noqa: E402
 from _common import append_record, read_records, smoke_subset, table_header, versions  # noqa: E402
-from _sets import CORE, DATASETS, EXTRA  # noqa: E402
+from _sets import CORE, DATASETS, EXTRA, VECTORS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
 
@@ -62,7 +62,7 @@ VARIANTS = {
     "no-graph": {"refine_graph": False},  # the refinement before its graph candidate
 }
 
-GROUPS = {"core": CORE, "extra": EXTRA, "all": list(DATASETS)}
+GROUPS = {"core": CORE, "extra": EXTRA, "vectors": VECTORS, "all": list(DATASETS)}
 
 #: What a ``--smoke`` run fits (200 samples of each).
 SMOKE_DATA = ["digits8", "moons"]

@@ -48,7 +48,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import benchmark_parser, model_params, parse_args, read_records, record_fits  # noqa: E402
-from _common import scores, smoke_subset  # noqa: E402
+from _common import refined_copy, scores, smoke_subset  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -124,8 +124,7 @@ def study(name, seed, args):
               "orig": describe(originals, features, neighbors, y, est.entropy_weight)}
     # The default refinement on a copy: the same seeded call fit makes (benchmarks/cifar10.py).
     # (Without the graph candidate: --graph emulates it below, beside the refined heads.)
-    refined = copy.deepcopy(est).set_params(refine="neighbors", refine_graph=False)
-    refined._refine(refined.net_, Xt, True)
+    refined = refined_copy(est, X, refine="neighbors", refine_graph=False)
     record["refine_scores"] = refined.history_[-1]["refine_scores"]
     record["refine_admissible"] = refined.history_[-1]["refine_admissible"]
     _, refined_heads = candidates(refined, Xt)

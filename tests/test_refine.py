@@ -323,6 +323,8 @@ def test_network_inputs_are_the_standardised_rows(blobs3, digits_small):
     est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None}).fit(blobs3)
     expected = (blobs3 - blobs3.mean(0)) / blobs3.std(0)
     np.testing.assert_allclose(est.net_.network_inputs(blobs3).numpy(), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="space='pixels'"):
+        est.net_.refine(blobs3, space="pixels")
     Xd = digits_small[0][:50]
     images = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None, "image_shape": (8, 8)}).fit(Xd)
     rows = images.net_.network_inputs(Xd)

@@ -413,6 +413,8 @@ class C2BINNet(NeuralNet):
         so they agree even where GPU kernels are not deterministic.
         With ``verbose`` the main process prints :func:`refine_summary`.
         """
+        if space not in SPACE_METRICS:
+            raise ValueError(f"space={space!r}: expected 'representation' or 'input'.")
         start = time.perf_counter()
         generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
@@ -423,8 +425,6 @@ class C2BINNet(NeuralNet):
         network = self.module_
         with torch.no_grad():
             features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
-        if space not in SPACE_METRICS:
-            raise ValueError(f"space={space!r}: expected 'representation' or 'input'.")
         neighbor_space = self.network_inputs(X) if space == "input" else None
         before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(

@@ -60,8 +60,9 @@ import torch
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "distill_head", "predicted_clusters", "resolve_refine_space", "SPACE_METRICS", "smallest_cluster_share", "neighbor_agreement", "MAX_SAMPLES",
-           "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "refine_outcome", "refine_summary"]
+           "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
+           "neighbor_agreement", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "SPACE_METRICS",
+           "refine_outcome", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.

@@ -1,0 +1,121 @@
+"""Where should the refinement mine the neighbours of feature vectors? (issue 13, ``refine_space``)
+
+The refinement phase trains the cluster heads on the frozen representation to agree with each
+sample's mined neighbours. For images the neighbours come from the representation; for feature
+vectors the representation adds little to the input's geometry (docs/benchmarks.md), so the
+neighbours may come from the standardised input instead. This study fits the C2BIN phase once per
+data set and seed (``refine=None``), then refines copies of that fit exactly as ``fit`` does (the
+same seeded call, ``C2BINNet.refine``), each with the neighbours of one space, and records ACC:
+
+* ``representation``: cosine similarity in the representation (``refine_space='representation'``);
+* ``input``: Euclidean distance between the standardised inputs (``refine_space='input'``, what
+  ``'auto'`` picks for vectors);
+* ``input, cosine``: cosine similarity between the standardised inputs;
+* ``input, 20`` / ``input, 30``: Euclidean, 20 / 30 neighbours (``refine_neighbors``);
+* ``both``: Euclidean distance in the concatenation of the standardised input divided by the square
+  root of its width and the representation scaled to unit length (each part weighs about the same).
+
+Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
+    OMP_NUM_THREADS=1 python benchmarks/neighbor_space.py --data vectors --seeds 0 1 2 \
+        --out benchmarks/results/neighbor_space.jsonl
+    python benchmarks/neighbor_space.py --report --out benchmarks/results/neighbor_space.jsonl
+``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there).
+``--smoke`` refines one small fit of 200 digits as vectors into a temporary file.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import benchmark_parser, markdown_row, model_params, parse_args, read_records  # noqa: E402
+from _common import record_fits, refined_copy, scores, smoke_subset  # noqa: E402
+from _sets import DATASETS, VECTORS  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+
+#: Variant -> (refine_space, refine_neighbors, rows to mine in place of the network inputs or None).
+VARIANTS = {
+    "representation": ("representation", 10, None),
+    "input": ("input", 10, None),
+    "input, cosine": ("input", 10, "unit inputs"),
+    "input, 20": ("input", 20, None),
+    "input, 30": ("input", 30, None),
+    "both": ("input", 10, "both"),
+}
+
+
+def _rows(kind, net, Xt):
+    """The rows a variant mines by Euclidean distance: unit-length inputs (a ranking by cosine
+    similarity), or the inputs beside the unit-length representation."""
+    inputs = net.network_inputs(Xt)
+    if kind == "unit inputs":
+        return torch.nn.functional.normalize(inputs, dim=1)
+    with torch.no_grad():
+        features = torch.cat([y for y, *_ in net.forward_iter(Xt, training=False, device=net.device)])
+    return torch.cat([inputs / inputs.shape[1] ** 0.5, torch.nn.functional.normalize(features, dim=1)], 1)
+
+
+def _mining(rows):
+    """``prepare`` for :func:`refined_copy`: the copy's refinement mines ``rows`` by the ``'input'``
+    space's Euclidean distance (its ``network_inputs`` returns them: an instance attribute shadows
+    the method; benchmark only)."""
+    def prepare(refined):
+        refined.net_.network_inputs = lambda _X: rows
+    return prepare
+
+
+def study(name, seed, args):
+    X, y = DATASETS[name]()
+    X, y = smoke_subset(X, y, args)
+    k = len(np.unique(y))
+    t0 = time.perf_counter()
+    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, refine=None)).fit(X)
+    record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0, "phase": scores(y, est.labels_)[0]}
+    Xt, _ = est._checked_data(X, reset=False)  # the training samples as fit saw them (benchmark only)
+    for variant, (space, n_neighbors, rows) in VARIANTS.items():
+        prepare = None if rows is None else _mining(_rows(rows, est.net_, Xt))
+        refined = refined_copy(est, X, prepare, refine="neighbors", refine_space=space, refine_neighbors=n_neighbors)
+        record[variant] = scores(y, refined.labels_)[0]
+    return record
+
+
+def summary(r):
+    return f"{r['data']} seed {r['seed']}: " + ", ".join(f"{v} {r[v]:.3f}" for v in VARIANTS)
+
+
+def report(path):
+    """ACC per data set (mean over its seeds, worst seed in brackets) of every variant."""
+    recs = read_records(path)
+    names = list(dict.fromkeys(name for name, _ in sorted(recs)))
+    print("| data | seeds | " + " | ".join(VARIANTS) + " |")
+    print("|---|---|" + "---|" * len(VARIANTS))
+    for name in names:
+        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
+        cells = [f"{np.mean([r[v] for r in rows]):.3f} ({min(r[v] for r in rows):.3f})" for v in VARIANTS]
+        print(markdown_row(name, len(rows), *cells))
+
+
+def main():
+    parser = benchmark_parser(__doc__, seeds=[0, 1, 2])
+    parser.add_argument("--data", nargs="+", default=["vectors"], choices=["vectors", *DATASETS])
+    parser.add_argument("--out", default=str(HERE / "results" / "neighbor_space.jsonl"))
+    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    args = parse_args(parser)
+    if args.report:
+        return report(args.out)
+    args.data = [d for name in args.data for d in (VECTORS if name == "vectors" else [name])]
+    if args.smoke:
+        args.data, args.out = ["digits-vectors"], tempfile.mkstemp(suffix=".jsonl")[1]
+    record_fits(args, study, summary)
+    print()
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,12 +8,14 @@ data set and seed (``refine=None``), then refines copies of that fit exactly as 
 same seeded call, ``C2BINNet.refine``), each with the neighbours of one space, and records ACC:
 
 * ``representation``: cosine similarity in the representation (``refine_space='representation'``);
-* ``input``: Euclidean distance between the standardised inputs (``refine_space='input'``, what
-  ``'auto'`` picks for vectors);
+* ``input``: Euclidean distance between the standardised inputs (``refine_space='input'``);
 * ``input, cosine``: cosine similarity between the standardised inputs;
 * ``input, 20`` / ``input, 30``: Euclidean, 20 / 30 neighbours (``refine_neighbors``);
 * ``both``: Euclidean distance in the concatenation of the standardised input divided by the square
   root of its width and the representation scaled to unit length (each part weighs about the same).
+* ``weighted input``: Euclidean distance between the standardised inputs, each column weighted by
+  its Laplacian score on the representation's neighbour graph (``refine_space='weighted-input'``,
+  what ``'auto'`` picks for vectors since it was added; records made before it lack the column).
 
 Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
     OMP_NUM_THREADS=1 python benchmarks/neighbor_space.py --data vectors --seeds 0 1 2 \
@@ -47,6 +49,7 @@ VARIANTS = {
     "input, 20": ("input", 20, None),
     "input, 30": ("input", 30, None),
     "both": ("input", 10, "both"),
+    "weighted input": ("weighted-input", 10, None),
 }
 
 
@@ -97,7 +100,8 @@ def report(path):
     print("|---|---|" + "---|" * len(VARIANTS))
     for name in names:
         rows = [r for (n, _), r in sorted(recs.items()) if n == name]
-        cells = [f"{np.mean([r[v] for r in rows]):.3f} ({min(r[v] for r in rows):.3f})" for v in VARIANTS]
+        cells = [f"{np.mean([r[v] for r in rows]):.3f} ({min(r[v] for r in rows):.3f})"
+                 if all(v in r for r in rows) else "–" for v in VARIANTS]
         print(markdown_row(name, len(rows), *cells))
 
 

@@ -122,7 +122,7 @@ def study(name, seed, args):
     neighbors = mine_neighbors(features, est.refine_neighbors)
     record = {"data": name, "seed": seed, "fit_s": fit_s,
               "orig": describe(originals, features, neighbors, y, est.entropy_weight)}
-    # The default refinement on a copy: the same seeded call fit makes (benchmarks/cifar10.py).
+    # The default refinement on a copy: the same seeded call fit makes (_common.refined_copy).
     # (Without the graph candidate: --graph emulates it below, beside the refined heads.)
     refined = refined_copy(est, X, refine="neighbors", refine_graph=False)
     record["refine_scores"] = refined.history_[-1]["refine_scores"]

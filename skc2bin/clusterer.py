@@ -141,8 +141,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Refinement phase at the end of :meth:`fit` (skc2bin's addition to
         C2BIN; ``docs/method.md``). ``'neighbors'``: embed the training
         samples, mine each one's ``refine_neighbors`` nearest neighbours (in
-        that representation for images, in the standardised input for
-        feature vectors: ``refine_space``), and go on training the
+        that representation for images, in the standardised input weighted
+        by the representation for feature vectors: ``refine_space``), and
+        go on training the
         ``n_init`` cluster heads of every scale on the frozen
         representation for ``refine_epochs``
         epochs with SCAN's neighbour-consistency loss
@@ -163,25 +164,25 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         next to the C2BIN phase: 2–16 % of a fit, measured).
     refine_neighbors : int, default=10
         Neighbours mined per sample for the refinement.
-    refine_space : {'auto', 'representation', 'input'}, default='auto'
+    refine_space : {'auto', 'representation', 'input', 'weighted-input'}, default='auto'
         Where the refinement mines the neighbours. ``'representation'``:
         nearest by cosine similarity in the learned representation
         (``transform``). ``'input'``: nearest by Euclidean distance in the
         preprocessed input (feature vectors standardised; images in
         ``[0, 1]``, standardised per channel, as flat pixel rows).
-        ``'auto'`` picks ``'input'`` for feature vectors and
+        ``'weighted-input'``: the same with each input column weighted by
+        how alike the representation's nearest neighbours are in it (the
+        inverse of its Laplacian score on their graph), so that features
+        the representation ignores, such as pure noise, hardly count.
+        ``'auto'`` picks ``'weighted-input'`` for feature vectors and
         ``'representation'`` for images: with generic feature-wise
         augmentations the representation of vectors adds little to the
-        input's own geometry, and its neighbours are a noisier copy of it
-        (breast cancer ACC 0.84 -> 0.94; higher mean ACC on 7 of 10 vector
-        sets in ``docs/benchmarks.md``, "Refinement neighbours of feature
-        vectors"), while an image's neighbours in pixel space are poor.
-        Where many features are pure noise, ``'representation'`` is better
-        (``make_classification`` with 10 noise features of 20: 0.85
-        against 0.81): the representation learns to ignore them, input
-        distances do not. The heads are trained on the
-        representation either way. ``'input'`` holds the refined samples'
-        preprocessed inputs in memory (at most 20,000 rows).
+        input's own geometry, while an image's neighbours in pixel space
+        are poor. Measured on ten vector data sets over five seeds in
+        ``docs/benchmarks.md``, "Refinement neighbours of feature vectors".
+        The heads are trained on the representation either way. The input
+        spaces hold the refined samples' preprocessed inputs in memory (at
+        most 20,000 rows).
     refine_graph : bool, default=True
         At the end of the refinement, per scale, also partition the graph of
         mined neighbours with spectral clustering (no size prior) and distil
@@ -324,7 +325,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         a refined fit the last one also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
         ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
-        primary scale), ``refine_per_scale`` (every scale) and
+        primary scale), ``refine_per_scale`` (every scale),
+        ``refine_space`` (where the neighbours were mined) and
         ``refine_dur`` (see ``refine``).
     device_ : str
         Device the model lives on.
@@ -380,7 +382,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "refine_epochs": [Interval(Integral, 1, None, closed="left")],
         "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
         "refine_graph": ["boolean"],
-        "refine_space": [StrOptions({"auto", "representation", "input"})],
+        "refine_space": [StrOptions({"auto", "representation", "input", "weighted-input"})],
         "size_prior": [StrOptions({"floor", "uniform"})],
         "size_prior_floor": [Interval(Real, 0, 1, closed="right")],
         "augmentation": [StrOptions({"auto", "features", "grayscale", "color", "none"}), callable],
@@ -965,7 +967,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         refined fit the last record also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
         ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
-        primary scale), ``refine_per_scale`` (every scale) and
+        primary scale), ``refine_per_scale`` (every scale),
+        ``refine_space`` (where the neighbours were mined) and
         ``refine_dur`` (see ``refine``).
         """
         check_is_fitted(self)

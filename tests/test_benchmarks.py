@@ -41,7 +41,8 @@ EXPECTED = {
                              "| digits8 | 0 | ", "| digits8 | 0 | the classes (labels) | 1.000 | "],
     "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | ",
                      "| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |"],
-    "neighbor_space": ["| data | seeds | representation | input | input, cosine | input, 20 | input, 30 | both |",
+    "neighbor_space": ["| data | seeds | representation | input | input, cosine | input, 20 | input, 30 | both "
+                       "| weighted input |",
                        "| digits-vectors | 1 | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "working_size": ["| image | working size (pooled side) | ACC per seed | ACC mean | ACC min |",

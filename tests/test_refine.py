@@ -13,8 +13,10 @@ from skc2bin import C2BINClusterer
 from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
 from skc2bin.networks.heads import ClusterHead
 from skc2bin.training.refine import (
+    MIN_LAPLACIAN_SCORE,
     distill_head,
     graph_partition,
+    laplacian_scores,
     mine_neighbors,
     neighbor_agreement,
     predicted_clusters,
@@ -25,6 +27,7 @@ from skc2bin.training.refine import (
     resolve_refine_space,
     selection_scores,
     smallest_cluster_share,
+    weigh_inputs,
 )
 
 from .conftest import TINY
@@ -92,10 +95,36 @@ def test_mine_neighbors_by_euclidean_distance():
         mine_neighbors(data, 5, metric="manhattan")
 
 
+def test_laplacian_scores_hand_values():
+    # Pairs {0, 1} and {2, 3}. Column a is constant within each pair: 0. Column b differs by 1
+    # in every pair, variance 0.25: 1 / (2 * 0.25) = 2. A constant column: 0.
+    rows = torch.tensor([[0.0, 0.0, 3.0], [0.0, 1.0, 3.0], [1.0, 0.0, 3.0], [1.0, 1.0, 3.0]])
+    pairs = torch.tensor([[1], [0], [3], [2]])
+    assert laplacian_scores(rows, pairs).tolist() == [0.0, 2.0, 0.0]
+    assert laplacian_scores(rows, pairs, chunk_size=1).tolist() == [0.0, 2.0, 0.0]  # chunks change nothing
+
+
+def test_weigh_inputs_scales_each_column_by_its_score_on_the_representation_graph():
+    rows = torch.tensor([[0.0, 0.0, 3.0], [0.0, 1.0, 3.0], [1.0, 0.0, 3.0], [1.0, 1.0, 3.0]])
+    features = torch.tensor([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.01, 1.0]])  # nearest: 0-1, 2-3
+    weights = torch.tensor([MIN_LAPLACIAN_SCORE ** -0.5, 2 ** -0.5, MIN_LAPLACIAN_SCORE ** -0.5])
+    torch.testing.assert_close(weigh_inputs(rows, features, 1), rows * weights)
+
+
+def test_laplacian_scores_tell_noise_features_from_informative_ones():
+    g = torch.Generator().manual_seed(0)
+    groups = (torch.arange(400) % 2).float()
+    informative = (2 * groups - 1)[:, None] + 0.3 * torch.randn(400, 2, generator=g)
+    rows = torch.cat([informative, torch.randn(400, 5, generator=g)], 1)
+    representation = torch.cat([groups[:, None], 1 - groups[:, None]], 1) + 0.05 * torch.randn(400, 2, generator=g)
+    scores = laplacian_scores(rows, mine_neighbors(representation, 10))
+    assert scores[:2].max() < 0.2 and scores[2:].min() > 0.8  # noise: neighbours as different as random pairs
+
+
 def test_resolve_refine_space():
-    assert resolve_refine_space("auto", is_image=False) == "input"
+    assert resolve_refine_space("auto", is_image=False) == "weighted-input"
     assert resolve_refine_space("auto", is_image=True) == "representation"
-    for space in ("input", "representation"):
+    for space in ("input", "weighted-input", "representation"):
         assert resolve_refine_space(space, is_image=True) == space == resolve_refine_space(space, is_image=False)
     with pytest.raises(ValueError, match="refine_space"):
         resolve_refine_space("pixels", is_image=True)
@@ -227,6 +256,8 @@ def test_refine_summary_names_what_replaced_the_head():
               {"n_clusters": 100, "outcome": "kept", "changed": 0.0}]
     assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1:] == [
         "  scale of 100 clusters: kept the C2BIN head; 0.0 % of the samples changed cluster"]
+    assert refine_summary({**row, "refine_space": "input"}).startswith(
+        "refinement (neighbours from the input): 1.2 s; primary scale:")
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
@@ -301,18 +332,20 @@ def test_refine_parameters_are_validated(blobs3, bad):
         C2BINClusterer(**{**TINY, **bad}).fit(blobs3)
 
 
-def test_refine_space_auto_is_input_for_vectors_and_representation_for_images(blobs3, digits_small):
+def test_refine_space_auto_is_weighted_input_for_vectors_and_representation_for_images(blobs3, digits_small):
     params = {**TINY, "n_clusters": 3, "max_epochs": 2, "refine_epochs": 3}
 
     def fit(X, space, **extra):
         return C2BINClusterer(**params, **extra, refine_space=space).fit(X)
 
     auto = fit(blobs3, "auto")
-    np.testing.assert_array_equal(auto.labels_, fit(blobs3, "input").labels_)
-    assert not np.array_equal(auto.history_[-1]["refine_scores"],
-                              fit(blobs3, "representation").history_[-1]["refine_scores"])
+    assert auto.history_[-1]["refine_space"] == "weighted-input"
+    np.testing.assert_array_equal(auto.labels_, fit(blobs3, "weighted-input").labels_)
+    for other in ("input", "representation"):
+        assert not np.array_equal(auto.history_[-1]["refine_scores"], fit(blobs3, other).history_[-1]["refine_scores"])
     Xd = digits_small[0][:150]
     auto = fit(Xd, "auto", image_shape=(8, 8))
+    assert auto.history_[-1]["refine_space"] == "representation"
     np.testing.assert_array_equal(auto.history_[-1]["refine_scores"],
                                   fit(Xd, "representation", image_shape=(8, 8)).history_[-1]["refine_scores"])
     # Pixel rows as the neighbour space of images, on request: the same samples, another space.

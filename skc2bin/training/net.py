@@ -63,6 +63,7 @@ from .callbacks import (
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
 from .refine import MAX_SAMPLES, SPACE_METRICS, predicted_clusters, refine_outcome, refine_scales, refine_summary
+from .refine import weigh_inputs
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -400,8 +401,9 @@ class C2BINNet(NeuralNet):
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
         ``loss``, ``changed``, ``scores`` and ``admissible``) and
-        ``refine_dur`` (seconds); the keys without ``per_scale`` describe the
-        primary scale.
+        ``refine_space`` (where the neighbours were mined: ``'representation'``
+        or ``'input'``) and ``refine_dur`` (seconds); the keys without
+        ``per_scale`` describe the primary scale.
         The neighbours are mined in the representation (``space=
         'representation'``, cosine similarity) or in the preprocessed,
         un-augmented network input (``space='input'``, Euclidean distance:
@@ -414,7 +416,7 @@ class C2BINNet(NeuralNet):
         With ``verbose`` the main process prints :func:`refine_summary`.
         """
         if space not in SPACE_METRICS:
-            raise ValueError(f"space={space!r}: expected 'representation' or 'input'.")
+            raise ValueError(f"space={space!r}: expected 'representation', 'input' or 'weighted-input'.")
         start = time.perf_counter()
         generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
@@ -425,7 +427,9 @@ class C2BINNet(NeuralNet):
         network = self.module_
         with torch.no_grad():
             features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
-        neighbor_space = self.network_inputs(X) if space == "input" else None
+        neighbor_space = None if space == "representation" else self.network_inputs(X)
+        if space == "weighted-input":
+            neighbor_space = weigh_inputs(neighbor_space, features, n_neighbors)
         before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
@@ -450,13 +454,14 @@ class C2BINNet(NeuralNet):
              "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
             for s, i in enumerate(network.selected.tolist())
         ])
+        self.history.record("refine_space", space)
         self.history.record("refine_dur", time.perf_counter() - start)
         if distributed is not None:
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
             keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_admissible",
-                    "refine_kept", "refine_graph", "refine_per_scale", "refine_dur")
+                    "refine_kept", "refine_graph", "refine_per_scale", "refine_space", "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         if self.verbose and is_main_process(self):

@@ -12,9 +12,11 @@ representation:
    the features every prediction uses;
 2. mine each sample's ``n_neighbors`` nearest neighbours: by cosine
    similarity in the representation, or, for feature vectors, by Euclidean
-   distance in the standardised input (``neighbor_space``: there the
-   representation adds little to the input's geometry, and its neighbours
-   are a noisier copy of the input's; ``docs/benchmarks.md``);
+   distance in the standardised input with each column weighted by its
+   Laplacian score on the representation's neighbour graph
+   (``neighbor_space``, :func:`weigh_inputs`: there the representation adds
+   little to the input's geometry, but it tells which features matter;
+   ``docs/benchmarks.md``);
 3. train the ``n_init`` heads of every scale on the frozen features with
    ``L = -mean_i log <p_i, p_j(i)> + w · sum_v prior(P_v)``, ``j(i)`` a random
    neighbour of ``i`` drawn anew every epoch, ``P_v`` the batch's mean
@@ -62,7 +64,7 @@ from ..losses import neighbor_consistency_loss, size_prior_loss
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
            "neighbor_agreement", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "SPACE_METRICS",
-           "refine_outcome", "refine_summary"]
+           "MIN_LAPLACIAN_SCORE", "laplacian_scores", "weigh_inputs", "refine_outcome", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.
@@ -113,18 +115,64 @@ def mine_neighbors(features, n_neighbors, chunk_size=None, metric="cosine"):
 
 
 #: The metric each neighbour space is mined with (:func:`mine_neighbors`):
-#: the representation by direction, standardised inputs by distance.
-SPACE_METRICS = {"representation": "cosine", "input": "euclidean"}
+#: the representation by direction, standardised inputs (weighted or not) by
+#: distance.
+SPACE_METRICS = {"representation": "cosine", "input": "euclidean", "weighted-input": "euclidean"}
+
+#: The smallest Laplacian score :func:`weigh_inputs` lets a column have: a
+#: column nearly constant among neighbours weighs at most 1,000 times one that
+#: the neighbour graph ignores.
+MIN_LAPLACIAN_SCORE = 1e-3
+
+
+@torch.no_grad()
+def laplacian_scores(rows, neighbors, chunk_size=4096):
+    """Each column's Laplacian score on a neighbour graph, in the spirit of He,
+    Cai and Niyogi (2005): the mean of ``(x_if - x_jf)^2`` over the pairs
+    ``(i, j in neighbors[i])``, divided by twice the column's variance.
+
+    About 1 for a column that the graph ignores (neighbours differ in it as
+    much as random pairs do), near 0 for a column nearly constant among
+    neighbours. A constant column scores 0.
+
+    Returns
+    -------
+    scores : Tensor of shape (n_columns,)
+    """
+    rows = rows.float()
+    total = rows.new_zeros(rows.shape[1])
+    for start in range(0, len(rows), chunk_size):
+        stop = start + chunk_size
+        total += (rows[start:stop, None, :] - rows[neighbors[start:stop]]).pow(2).sum((0, 1))
+    pair_mean = total / neighbors.numel()
+    variance = rows.var(0, unbiased=False)
+    return torch.where(variance > 0, pair_mean / (2 * variance.clamp_min(1e-30)), torch.zeros_like(variance))
+
+
+@torch.no_grad()
+def weigh_inputs(inputs, features, n_neighbors):
+    """``inputs`` with each column multiplied by ``(1 / score) ** 0.5``, its
+    Laplacian score (:func:`laplacian_scores`, at least
+    :data:`MIN_LAPLACIAN_SCORE`) on the graph of each row's ``n_neighbors``
+    nearest rows of ``features`` by cosine similarity.
+
+    The learned representation tells which input features its neighbours
+    share; Euclidean distance in the reweighted inputs then keeps the input's
+    geometry without the features the representation ignores (pure noise
+    features score about 1, informative ones far less).
+    """
+    scores = laplacian_scores(inputs, mine_neighbors(features, n_neighbors))
+    return inputs * scores.clamp_min(MIN_LAPLACIAN_SCORE).rsqrt()
 
 
 def resolve_refine_space(space, is_image):
     """Where the refinement mines neighbours: ``'auto'`` is ``'representation'``
-    for images and ``'input'`` for feature vectors; ``'representation'`` and
-    ``'input'`` stay as they are."""
+    for images and ``'weighted-input'`` for feature vectors; the others stay
+    as they are."""
     if space == "auto":
-        return "representation" if is_image else "input"
+        return "representation" if is_image else "weighted-input"
     if space not in SPACE_METRICS:
-        raise ValueError(f"refine_space={space!r}: expected 'auto', 'representation' or 'input'.")
+        raise ValueError(f"refine_space={space!r}: expected 'auto', 'representation', 'input' or 'weighted-input'.")
     return space
 
 
@@ -473,7 +521,8 @@ def refine_summary(record):
     (printed after a fit's epoch table with ``verbose``): one line for the
     primary scale, one more per further scale."""
     head = OUTCOMES[refine_outcome(record.get("refine_kept"), record.get("refine_graph"))]
-    lines = [f"refinement: {record['refine_dur']:.1f} s; primary scale: {head}; "
+    space = f" (neighbours from the {record['refine_space']})" if "refine_space" in record else ""
+    lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"]
     for scale in (record.get("refine_per_scale") or [])[1:]:
         lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}; "

@@ -256,8 +256,8 @@ def test_refine_summary_names_what_replaced_the_head():
               {"n_clusters": 100, "outcome": "kept", "changed": 0.0}]
     assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1:] == [
         "  scale of 100 clusters: kept the C2BIN head; 0.0 % of the samples changed cluster"]
-    assert refine_summary({**row, "refine_space": "input"}).startswith(
-        "refinement (neighbours from the input): 1.2 s; primary scale:")
+    assert refine_summary({**row, "refine_space": "weighted-input"}).startswith(
+        "refinement (neighbours from the weighted input): 1.2 s; primary scale:")
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),

@@ -401,13 +401,14 @@ class C2BINNet(NeuralNet):
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
         ``loss``, ``changed``, ``scores`` and ``admissible``) and
-        ``refine_space`` (where the neighbours were mined: ``'representation'``
-        or ``'input'``) and ``refine_dur`` (seconds); the keys without
-        ``per_scale`` describe the primary scale.
+        ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
+        without ``per_scale`` describe the primary scale.
         The neighbours are mined in the representation (``space=
-        'representation'``, cosine similarity) or in the preprocessed,
+        'representation'``, cosine similarity), in the preprocessed,
         un-augmented network input (``space='input'``, Euclidean distance:
-        standardised features for vectors).
+        standardised features for vectors), or in that input with each
+        column weighted by the representation
+        (``space='weighted-input'``, :func:`~skc2bin.training.refine.weigh_inputs`).
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is

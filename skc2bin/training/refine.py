@@ -126,7 +126,7 @@ MIN_LAPLACIAN_SCORE = 1e-3
 
 
 @torch.no_grad()
-def laplacian_scores(rows, neighbors, chunk_size=4096):
+def laplacian_scores(rows, neighbors, chunk_size=None):
     """Each column's Laplacian score on a neighbour graph, in the spirit of He,
     Cai and Niyogi (2005): the mean of ``(x_if - x_jf)^2`` over the pairs
     ``(i, j in neighbors[i])``, divided by twice the column's variance.
@@ -141,6 +141,8 @@ def laplacian_scores(rows, neighbors, chunk_size=4096):
     """
     rows = rows.float()
     total = rows.new_zeros(rows.shape[1])
+    # Chunks of rows whose neighbour differences hold about 16 M values (64 MiB).
+    chunk_size = chunk_size or max(1, (1 << 24) // max(1, neighbors.shape[1] * rows.shape[1]))
     for start in range(0, len(rows), chunk_size):
         stop = start + chunk_size
         total += (rows[start:stop, None, :] - rows[neighbors[start:stop]]).pow(2).sum((0, 1))
@@ -521,7 +523,7 @@ def refine_summary(record):
     (printed after a fit's epoch table with ``verbose``): one line for the
     primary scale, one more per further scale."""
     head = OUTCOMES[refine_outcome(record.get("refine_kept"), record.get("refine_graph"))]
-    space = f" (neighbours from the {record['refine_space']})" if "refine_space" in record else ""
+    space = f" (neighbours from the {record['refine_space'].replace('-', ' ')})" if "refine_space" in record else ""
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"]
     for scale in (record.get("refine_per_scale") or [])[1:]:

@@ -267,6 +267,14 @@ def digits_thick():
     return F.max_pool2d(t, 3, stride=1, padding=1)[:, 0].numpy(), y
 
 
+def _flattened(load):
+    """The images of ``load()`` as rows of pixels: the same data as feature vectors."""
+    def rows():
+        X, y = load()
+        return X.reshape(len(X), -1), y
+    return rows
+
+
 def _vectors(loader):
     def load():
         X, y = loader(return_X_y=True)
@@ -281,7 +289,7 @@ DATASETS = {
     "digits28": lambda: digits_images(28),
     "digits-geo": digits_geometric,
     "digits-one3x": digits_one_large,
-    "digits-vectors": lambda: (lambda X, y: (X.reshape(len(X), -1), y))(*digits_images(8)),
+    "digits-vectors": _flattened(lambda: digits_images(8)),
     "moons": moons_noise,
     "circles": circles_noise,
     "aniso": aniso_noise,
@@ -300,7 +308,7 @@ DATASETS = {
     # more feature vectors (refine_space, 2026-11-27)
     "blobs-varied": blobs_varied,
     "classification": classification,
-    "digits-geo-vectors": lambda: (lambda X, y: (X.reshape(len(X), -1).astype(np.float64), y))(*digits_geometric()),
+    "digits-geo-vectors": _flattened(digits_geometric),
 }
 
 

@@ -59,8 +59,7 @@ def _rows(kind, net, Xt):
     inputs = net.network_inputs(Xt)
     if kind == "unit inputs":
         return torch.nn.functional.normalize(inputs, dim=1)
-    with torch.no_grad():
-        features = torch.cat([y for y, *_ in net.forward_iter(Xt, training=False, device=net.device)])
+    features = net.representation(Xt)
     return torch.cat([inputs / inputs.shape[1] ** 0.5, torch.nn.functional.normalize(features, dim=1)], 1)
 
 

@@ -80,8 +80,7 @@ def candidates(est, Xt):
     net = est.net_
     if len(Xt) > MAX_SAMPLES:
         raise ValueError("this study assumes at most MAX_SAMPLES samples (no subset)")
-    with torch.no_grad():
-        features = torch.cat([y for y, *_ in net.forward_iter(Xt, training=False, device=net.device)])
+    features = net.representation(Xt)
     network = net.module_
     heads = [network.heads[j] for j in range(network.n_init)]  # scale 0's n_init heads
     order = [int(network.selected[0])] + [j for j in range(network.n_init) if j != int(network.selected[0])]

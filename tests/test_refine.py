@@ -352,10 +352,11 @@ def test_refine_space_auto_is_weighted_input_for_vectors_and_representation_for_
     assert fit(Xd, "input", image_shape=(8, 8)).history_[-1]["refine_scores"] != auto.history_[-1]["refine_scores"]
 
 
-def test_network_inputs_are_the_standardised_rows(blobs3, digits_small):
+def test_network_inputs_are_the_standardised_rows_and_representation_is_transform(blobs3, digits_small):
     est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None}).fit(blobs3)
     expected = (blobs3 - blobs3.mean(0)) / blobs3.std(0)
     np.testing.assert_allclose(est.net_.network_inputs(blobs3).numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(est.net_.representation(blobs3).numpy(), est.transform(blobs3), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="space='pixels'"):
         est.net_.refine(blobs3, space="pixels")
     Xd = digits_small[0][:50]

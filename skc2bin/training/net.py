@@ -426,8 +426,7 @@ class C2BINNet(NeuralNet):
             idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:MAX_SAMPLES]
             X = Subset(X, idx.sort().values.tolist()) if is_dataset(X) else X[idx.sort().values]
         network = self.module_
-        with torch.no_grad():
-            features = torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
+        features = self.representation(X)
         neighbor_space = None if space == "representation" else self.network_inputs(X)
         if space == "weighted-input":
             neighbor_space = weigh_inputs(neighbor_space, features, n_neighbors)
@@ -468,6 +467,13 @@ class C2BINNet(NeuralNet):
         if self.verbose and is_main_process(self):
             print(refine_summary(self.history[-1]), flush=True)
         return self
+
+    @torch.no_grad()
+    def representation(self, X):
+        """The online backbone's output for ``X`` (eval mode, un-augmented), as
+        one tensor of shape ``(n_samples, rep_dim)`` on the device: the
+        features every prediction uses."""
+        return torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
 
     @torch.no_grad()
     def network_inputs(self, X):

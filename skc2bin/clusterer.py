@@ -183,7 +183,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         The heads are trained on the representation either way. The input
         spaces hold the refined samples' preprocessed inputs in memory (at
         most 20,000 rows).
-    refine_graph : bool, default=True
+    refine_graph : bool or 'distilled', default=True
         At the end of the refinement, per scale, also partition the graph of
         mined neighbours with spectral clustering (no size prior) and distil
         that partition into a copy of the kept head (at most 5,000 samples
@@ -191,11 +191,21 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         holds at least ``size_prior_floor`` × n/k samples and its
         neighbour-consistency loss ``-mean log <p_i, p_neighbour>`` is at
         least 15 % lower than the head's. This is what keeps a large class
-        whole where C2BIN's heads split it; on balanced data it is rarely
-        taken (``docs/benchmarks.md``, "The graph candidate").
-        ``history_[-1]["refine_graph"]`` says whether it did, for the
-        primary scale; ``history_[-1]["refine_per_scale"]`` says what the
-        refinement did at every scale.
+        whole where C2BIN's heads split it (``docs/benchmarks.md``, "The
+        graph candidate"). Where it does not, that copy is refined like
+        the ``n_init`` heads and replaces the head by the same rule as
+        they do: no cluster below the floor and a lower selection score.
+        The graph partition is so one more starting point of the
+        refinement; on ``make_moons`` it finds the two moons where a
+        C2BIN head cut both in half (``docs/benchmarks.md``, "The graph
+        partition as a starting point"). ``'distilled'`` offers only the
+        distilled candidate (the rule before the refined one was added),
+        False none.
+        ``history_[-1]["refine_graph"]`` says whether one replaced the
+        head, for the primary scale; ``history_[-1]["refine_per_scale"]``
+        says what the refinement did at every scale (``'outcome'``:
+        ``'graph'`` for the distilled candidate, ``'graph-refined'`` for
+        the refined one).
     size_prior : {'floor', 'uniform'}, default='floor'
         Size prior of the refinement: ``'floor'`` only keeps every cluster
         above ``size_prior_floor / k`` of a batch and leaves relative sizes
@@ -381,7 +391,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "refine": [StrOptions({"neighbors"}), None],
         "refine_epochs": [Interval(Integral, 1, None, closed="left")],
         "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "refine_graph": ["boolean"],
+        "refine_graph": ["boolean", StrOptions({"distilled"})],
         "refine_space": [StrOptions({"auto", "representation", "input", "weighted-input"})],
         "size_prior": [StrOptions({"floor", "uniform"})],
         "size_prior_floor": [Interval(Real, 0, 1, closed="right")],

@@ -41,6 +41,8 @@ EXPECTED = {
                              "| digits8 | 0 | ", "| digits8 | 0 | the classes (labels) | 1.000 | "],
     "refine_guard": ["| data | seed | C2BIN head: ACC (score) | best refined head: ACC (score) |", "| digits8 | 0 | ",
                      "| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |"],
+    "graph_start": ["| data | seeds | no graph: ACC mean (worst) | distilled: ACC mean (worst) | refined (default): ACC "
+                    "mean (worst) |", "| moons | 1 | "],
     "neighbor_space": ["| data | seeds | representation | input | input, cosine | input, 20 | input, 30 | both "
                        "| weighted input |",
                        "| digits-vectors | 1 | "],

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.datasets import load_breast_cancer, make_classification, make_moons
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -60,6 +60,24 @@ def test_noise_features_do_not_steer_the_refinement():
     est = C2BINClusterer(n_clusters=4, max_epochs=10, random_state=0).fit(X)
     assert est.history_[-1]["refine_space"] == "weighted-input"
     assert clustering_accuracy(y, est.labels_) >= 0.90
+
+
+def test_the_graph_partition_refined_finds_the_two_moons():
+    """Two moons (1,500 points) beside 3 noise features, 10 epochs.
+
+    The C2BIN head and the heads refined from it cut both moons in half (ACC
+    0.872 with ``refine_graph='distilled'``); the spectral partition of the
+    neighbour graph, refined like the heads, scores lower on the selection
+    and replaces them: ACC 0.977 here (seed 0, 1 torch thread; seed 1: 0.983
+    against 0.893). Spectral clustering on the input gets 0.933 on the
+    benchmark's moons (docs/benchmarks.md, "The graph partition as a
+    starting point").
+    """
+    X, y = make_moons(n_samples=1500, noise=0.08, random_state=0)
+    X = np.hstack([X, np.random.RandomState(0).randn(len(X), 3)])
+    est = C2BINClusterer(n_clusters=2, max_epochs=10, random_state=0).fit(X)
+    assert est.history_[-1]["refine_per_scale"][0]["outcome"] == "graph-refined"
+    assert clustering_accuracy(y, est.labels_) >= 0.95
 
 
 def test_transform_feeds_a_linear_probe(digits_small):

@@ -256,12 +256,16 @@ def test_refine_summary_names_what_replaced_the_head():
               {"n_clusters": 100, "outcome": "kept", "changed": 0.0}]
     assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1:] == [
         "  scale of 100 clusters: kept the C2BIN head; 0.0 % of the samples changed cluster"]
+    scales[1]["outcome"] = "graph-refined"
+    assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1].startswith(
+        "  scale of 100 clusters: the graph partition, refined, replaced the head;")
     assert refine_summary({**row, "refine_space": "weighted-input"}).startswith(
         "refinement (neighbours from the weighted input): 1.2 s; primary scale:")
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
-                                                   (True, True, "graph"), (False, True, "graph")])
+                                                   (True, True, "graph"), (False, True, "graph"),
+                                                   (True, "distilled", "graph"), (False, "refined", "graph-refined")])
 def test_refine_outcome(kept, graph, outcome):
     assert refine_outcome(kept, graph) == outcome
 
@@ -286,6 +290,8 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert last["refine_graph"] in (True, False)
     unguarded = C2BINClusterer(**{**params, "refine_graph": False}).fit(X)
     assert unguarded.history_[-1]["refine_graph"] is False
+    distilled_only = C2BINClusterer(**{**params, "refine_graph": "distilled"}).fit(X).history_[-1]
+    assert distilled_only["refine_per_scale"][0]["outcome"] != "graph-refined"
     off = C2BINClusterer(**{**params, "refine": None}).fit(X)
     assert "refine_loss" not in off.history_[-1]
     # The C2BIN phase is the same with and without refinement.
@@ -465,7 +471,7 @@ def test_graph_candidate_keeps_a_large_group_whole():
         net = _Network(n_init=2, selected=0)
         info = refine_scales(net, feats, n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform",
                              graph=graph, generator=torch.Generator().manual_seed(0))
-        assert info["graph"] == [graph]
+        assert info["graph"] == [graph and "distilled"]  # taken as distilled: no need to refine it
         accuracy[graph] = clustering_accuracy(truth, net.heads[0](feats).argmax(1).numpy())
     assert accuracy[False] < 0.9 and accuracy[True] == 1.0
 
@@ -488,3 +494,37 @@ def test_graph_candidate_is_not_taken_when_it_only_cuts_a_fragment():
     assert not _take_graph_candidate(head, feats, neighbors, floor=0.1, generator=g, epochs=5, batch_size=32,
                                      lr=1e-2, weight_decay=0.0)
     assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+
+
+def test_graph_candidate_refined_like_the_heads_replaces_a_head_that_cuts_both_groups(monkeypatch):
+    """Where the distilled graph partition is not clearly more consistent (here:
+    never, the margin is set to 100 %), ``refined=True`` refines it like the
+    C2BIN heads and it replaces the head if its selection score is lower: a
+    head cutting both groups in half gives way to one that separates them.
+    With ``refined=False`` the head stays as it was."""
+    import skc2bin.training.refine as refine_module
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import _take_graph_candidate
+
+    monkeypatch.setattr(refine_module, "GRAPH_MARGIN", 1.0)
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(120, 4, generator=g)
+    feats[:60, 0] += 4.0
+    feats[60:, 0] -= 4.0
+    truth = np.repeat([0, 1], 60)
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    training = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
+    outcomes, accuracy = {}, {}
+    for refined in (False, True):
+        torch.manual_seed(0)
+        head = ClusterHead(4, 2)
+        distill_head(head, feats, (feats[:, 1] > 0).long(), generator=torch.Generator().manual_seed(0), **training)
+        assert clustering_accuracy(truth, predicted_clusters(head, feats).numpy()) < 0.7  # cuts both groups
+        before = {k: v.clone() for k, v in head.state_dict().items()}
+        outcomes[refined] = _take_graph_candidate(head, feats, neighbors, floor=0.1, refined=refined,
+                                                  generator=torch.Generator().manual_seed(0), **training)
+        accuracy[refined] = clustering_accuracy(truth, predicted_clusters(head, feats).numpy())
+        if not refined:
+            assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+    assert outcomes == {False: False, True: "refined"}
+    assert accuracy[True] == 1.0

@@ -396,8 +396,9 @@ class C2BINNet(NeuralNet):
         falls below ``floor`` × n/k samples: only those may replace the
         head), ``refine_kept`` (True where that head stayed because no
         admissible refined head scored lower), ``refine_graph`` (True where
-        the spectral partition of the neighbour graph replaced the chosen
-        head; ``graph`` turns that candidate on), ``refine_per_scale`` (the
+        the spectral partition of the neighbour graph, distilled or refined,
+        replaced the chosen head; ``graph`` turns that candidate on: True
+        offers both forms, ``'distilled'`` only the distilled one), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
         ``loss``, ``changed``, ``scores`` and ``admissible``) and
@@ -446,7 +447,7 @@ class C2BINNet(NeuralNet):
         self.history.record("refine_scores", info["scores"][0])
         self.history.record("refine_admissible", info["admissible"][0])
         self.history.record("refine_kept", info["kept"][0])
-        self.history.record("refine_graph", info["graph"][0])
+        self.history.record("refine_graph", bool(info["graph"][0]))
         self.history.record("refine_per_scale", [
             {"n_clusters": network.heads[i].n_clusters,
              "outcome": refine_outcome(info["kept"][s], info["graph"][s]),

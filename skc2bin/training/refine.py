@@ -420,7 +420,11 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     clearly more consistent with the neighbours (:func:`selection_scores`
     with no entropy term lower by at least :data:`GRAPH_MARGIN` of the
     head's). This is what lets a large class stay whole: C2BIN's heads
-    and the selection's uniform term both lean towards equal sizes.
+    and the selection's uniform term both lean towards equal sizes. Where
+    it does not replace the head, and ``graph`` is True (not
+    ``'distilled'``), that copy is refined like the ``n_init`` heads and
+    replaces the head if admissible and lower on :func:`selection_scores`
+    (``_take_graph_candidate``).
 
     The neighbours are mined in ``neighbor_space`` (rows matching
     ``features``; default: ``features`` themselves) with ``metric``
@@ -435,8 +439,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         scale, whether each refined candidate was admissible; ``'kept'``: per
         scale, whether that head was kept (no admissible refined candidate
         scored lower);
-        ``'graph'``: per scale, whether the graph candidate replaced the
-        chosen head.
+        ``'graph'``: per scale, ``'distilled'`` or ``'refined'`` where the
+        graph candidate replaced the chosen head (in that form), else False.
     """
     space = features if neighbor_space is None else neighbor_space
     neighbors = mine_neighbors(space, n_neighbors, metric=metric)
@@ -463,23 +467,40 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         info["scores"].append(scores.tolist())
         info["admissible"].append(admissible.tolist())
         info["kept"].append(kept)
-        info["graph"].append(graph and _take_graph_candidate(
-            current, features, neighbors, space=space, metric=metric, floor=floor, epochs=epochs,
-            batch_size=batch_size, lr=lr, weight_decay=weight_decay, generator=generator))
+        info["graph"].append(bool(graph) and _take_graph_candidate(
+            current, features, neighbors, space=space, metric=metric, floor=floor, refined=graph is True,
+            prior=prior, prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, generator=generator))
     return info
 
 
-def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=None, metric="cosine", **training):
-    """Distil the graph partition into a copy of ``head``; load it into
-    ``head`` if admissible and more consistent with ``neighbors``. Returns
-    whether it did.
+def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=None, metric="cosine",
+                          refined=True, prior="floor", prior_weight=1.0, **training):
+    """Offer ``head`` the graph partition of its scale, in two forms; load the
+    first that qualifies into ``head``.
+
+    1. *Distilled*: the partition distilled into a copy of ``head``. It
+       replaces the head if admissible and more consistent with ``neighbors``
+       by :data:`GRAPH_MARGIN` (no entropy term: keeps a large class whole).
+    2. *Refined* (with ``refined``): that copy trained further like the
+       refined heads (:func:`refine_heads`, the same ``prior``) and judged by
+       the same rule as they are: admissible and a lower selection score
+       (:func:`selection_scores`, with the entropy term) than ``head``. The
+       graph is then one more starting point for the refinement. Without
+       it, a C2BIN head that cut both halves of ``make_moons`` kept its
+       cut (ACC 0.85) although the graph partition, refined, reached 0.98;
+       the distilled partition alone is no more consistent there than the
+       head (``docs/benchmarks.md``, "The graph partition as a starting
+       point").
+
+    Returns ``'distilled'``, ``'refined'`` or False (the head stays).
 
     Beyond :data:`GRAPH_MAX_SAMPLES` samples the partition is drawn on a
     random subset (neighbours mined again inside it, in ``space``, by
     default ``features``, with ``metric``) and distilled there:
     spectral clustering's eigensolver grows faster than linearly (20,000
     samples: 35 s for k=10, 3 minutes for k=100 on one CPU thread; 5,000:
-    under 1 s and 10 s). The comparison uses every sample.
+    under 1 s and 10 s). The comparisons and the refining use every sample.
     """
     k = head.n_clusters
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
@@ -495,27 +516,42 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=
     candidate = copy.deepcopy(head)
     distill_head(candidate, sub, labels, generator=generator, **training)
     probabilities = [_probabilities(candidate, features), _probabilities(head, features)]
+    if _admissible(probabilities[0], floor):
+        consistency = _scores(probabilities, neighbors, prior_weight=0.0)
+        if bool(consistency[0] < (1.0 - GRAPH_MARGIN) * consistency[1]):
+            head.load_state_dict(candidate.state_dict())
+            return "distilled"
+    if not refined:
+        return False
+    refine_heads([candidate], features, neighbors, prior=prior, prior_weight=prior_weight, floor=floor,
+                 generator=generator, **training)
+    probabilities[0] = _probabilities(candidate, features)
     if not _admissible(probabilities[0], floor):
         return False
-    consistency = _scores(probabilities, neighbors, prior_weight=0.0)
-    if not bool(consistency[0] < (1.0 - GRAPH_MARGIN) * consistency[1]):
+    selection = _scores(probabilities, neighbors, prior_weight)
+    if not bool(selection[0] < selection[1]):
         return False
     head.load_state_dict(candidate.state_dict())
-    return True
+    return "refined"
 
 
 #: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).
 OUTCOMES = {
     "graph": "the graph partition replaced the head",
+    "graph-refined": "the graph partition, refined, replaced the head",
     "kept": "kept the C2BIN head",
     "refined": "a refined head replaced the C2BIN head",
 }
 
 
 def refine_outcome(kept, graph):
-    """``'graph'`` (the graph candidate replaced the head), else ``'kept'``
-    (the C2BIN head stayed) or ``'refined'`` (a refined head replaced it)."""
-    return "graph" if graph else "kept" if kept else "refined"
+    """``'graph'`` (the distilled graph candidate replaced the head; ``graph``
+    ``'distilled'`` or True), ``'graph-refined'`` (the refined one did:
+    ``graph == 'refined'``), else ``'kept'`` (the C2BIN head stayed) or
+    ``'refined'`` (a refined head replaced it)."""
+    if graph:
+        return "graph-refined" if graph == "refined" else "graph"
+    return "kept" if kept else "refined"
 
 
 def refine_summary(record):

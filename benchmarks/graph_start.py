@@ -1,0 +1,98 @@
+"""The graph partition as a starting point of the refinement (issue 13, ``refine_graph``).
+
+At the end of the refinement, per scale, the spectral partition of the mined-neighbour graph is
+distilled into a copy of the chosen head; it replaces the head if it is clearly (15 %) more
+neighbour-consistent (``refine_graph='distilled'``, the rule before this study). Since 2026-11-27
+``refine_graph=True`` goes on where that rule keeps the head: the copy is refined like the C2BIN
+heads and replaces the head by their rule, a lower selection score with no cluster below the floor.
+This study fits the C2BIN phase once per data set and seed (``refine=None``), then refines copies of
+that fit exactly as ``fit`` does (``refined_copy``) with each ``refine_graph`` and records ACC, NMI,
+ARI, what happened to the primary head (``outcome``) and the refinement's seconds.
+
+Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
+    OMP_NUM_THREADS=1 python benchmarks/graph_start.py --data vectors --seeds 0 1 2 3 4 \
+        --out benchmarks/results/graph_start.jsonl
+    python benchmarks/graph_start.py --report --out benchmarks/results/graph_start.jsonl
+``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there).
+``--smoke`` refines one small fit of 200 moons into a temporary file.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import benchmark_parser, markdown_row, model_params, parse_args, read_records  # noqa: E402
+from _common import record_fits, refined_copy, scores, smoke_subset  # noqa: E402
+from _sets import DATASETS, VECTORS  # noqa: E402
+
+from skc2bin import C2BINClusterer  # noqa: E402
+
+#: Variant name -> refine_graph.
+VARIANTS = {"no graph": False, "distilled": "distilled", "refined (default)": True}
+
+
+def study(name, seed, args):
+    X, y = DATASETS[name]()
+    X, y = smoke_subset(X, y, args)
+    if X.ndim == 3:
+        X = X.astype(np.float32)
+    k = len(np.unique(y))
+    t0 = time.perf_counter()
+    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, refine=None)).fit(X)
+    record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0, "phase": scores(y, est.labels_)[0]}
+    for variant, graph in VARIANTS.items():
+        refined = refined_copy(est, X, refine="neighbors", refine_graph=graph)
+        last = refined.history_[-1]
+        acc, nmi, ari = scores(y, refined.labels_)
+        record[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
+                           "refine_s": last["refine_dur"]}
+    return record
+
+
+def summary(r):
+    return f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f}, " + ", ".join(
+        f"{v} {r[v]['acc']:.3f} ({r[v]['outcome']})" for v in VARIANTS)
+
+
+def report(path):
+    """Per data set: ACC per seed, mean (worst seed), NMI and ARI means of every variant; then the
+    outcomes and the refinement's seconds of the default."""
+    recs = read_records(path)
+    names = list(dict.fromkeys(name for name, _ in sorted(recs)))
+    print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in VARIANTS)
+          + " | NMI / ARI mean, distilled → refined | default: ACC per seed (outcome) | refinement s, distilled → refined |")
+    print("|---|---|" + "---|" * (len(VARIANTS) + 3))
+    for name in names:
+        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
+        cells = [f"{np.mean([r[v]['acc'] for r in rows]):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in VARIANTS]
+        old, new = "distilled", "refined (default)"
+        mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
+        nmi_ari = f"{mean(old, 'nmi'):.3f} / {mean(old, 'ari'):.3f} → {mean(new, 'nmi'):.3f} / {mean(new, 'ari'):.3f}"
+        per_seed = " / ".join(f"{r[new]['acc']:.3f} ({r[new]['outcome']})" for r in rows)
+        secs = f"{mean(old, 'refine_s'):.1f} → {mean(new, 'refine_s'):.1f}"
+        print(markdown_row(name, len(rows), *cells, nmi_ari, per_seed, secs))
+
+
+def main():
+    parser = benchmark_parser(__doc__, seeds=[0, 1, 2, 3, 4])
+    parser.add_argument("--data", nargs="+", default=["vectors"], choices=["vectors", *DATASETS])
+    parser.add_argument("--out", default=str(HERE / "results" / "graph_start.jsonl"))
+    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    args = parse_args(parser)
+    if args.report:
+        return report(args.out)
+    args.data = [d for name in args.data for d in (VECTORS if name == "vectors" else [name])]
+    if args.smoke:
+        args.data, args.out = ["moons"], tempfile.mkstemp(suffix=".jsonl")[1]
+    record_fits(args, study, summary)
+    print()
+    report(args.out)
+
+
+if __name__ == "__main__":
+    main()

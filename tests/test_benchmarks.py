@@ -46,6 +46,8 @@ EXPECTED = {
     "neighbor_space": ["| data | seeds | representation | input | input, cosine | input, 20 | input, 30 | both "
                        "| weighted input |",
                        "| digits-vectors | 1 | "],
+    "start_points": ["| data | seeds | kept head (default) | t-SNE + GMM refined | t-SNE + KMeans refined | true "
+                     "classes (oracle) refined |", "| digits-vectors | 1 | "],
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "working_size": ["| image | working size (pooled side) | ACC per seed | ACC mean | ACC min |",
                      "| 28x28 | 14 (14 px) | "],

@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,6 +171,30 @@ def read_records(path, key=("data", "seed")):
                 record = json.loads(line)
                 records[tuple(record[k] for k in key)] = record
     return records
+
+
+def study_main(doc, study, summary, report, *, datasets, groups, default_out, smoke_data, seeds=(0, 1, 2),
+               add_arguments=None):
+    """The command line of a study script (documented by ``doc``): ``study`` fitted per data set
+    and seed, one JSON line each appended to ``--out`` (:func:`record_fits`), then ``report(out)``
+    printed. ``--report`` only prints it; ``--data`` takes names of ``datasets`` or of ``groups``
+    (name -> list of data sets; the first group is the default); ``--smoke`` runs ``smoke_data``
+    into a temporary file. ``add_arguments(parser)`` adds a script's own options."""
+    parser = benchmark_parser(doc, seeds=seeds)
+    parser.add_argument("--data", nargs="+", default=[next(iter(groups))], choices=[*groups, *datasets])
+    parser.add_argument("--out", default=default_out)
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
+    args = parse_args(parser)
+    if args.report:
+        return report(args.out)
+    args.data = [d for name in args.data for d in groups.get(name, [name])]
+    if args.smoke:
+        args.data, args.out = [smoke_data], tempfile.mkstemp(suffix=".jsonl")[1]
+    record_fits(args, study, summary)
+    print()
+    report(args.out)
 
 
 def record_fits(args, study, summary):

@@ -18,7 +18,6 @@ Labels are used only for scoring. Run (one torch thread; one JSON line per fit a
 """
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,8 +25,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import benchmark_parser, markdown_row, model_params, parse_args, read_records  # noqa: E402
-from _common import record_fits, refined_copy, scores, smoke_subset  # noqa: E402
+from _common import markdown_row, model_params, read_records  # noqa: E402
+from _common import refined_copy, scores, smoke_subset, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -79,19 +78,8 @@ def report(path):
 
 
 def main():
-    parser = benchmark_parser(__doc__, seeds=[0, 1, 2, 3, 4])
-    parser.add_argument("--data", nargs="+", default=["vectors"], choices=["vectors", *DATASETS])
-    parser.add_argument("--out", default=str(HERE / "results" / "graph_start.jsonl"))
-    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
-    args = parse_args(parser)
-    if args.report:
-        return report(args.out)
-    args.data = [d for name in args.data for d in (VECTORS if name == "vectors" else [name])]
-    if args.smoke:
-        args.data, args.out = ["moons"], tempfile.mkstemp(suffix=".jsonl")[1]
-    record_fits(args, study, summary)
-    print()
-    report(args.out)
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+               default_out=str(HERE / "results" / "graph_start.jsonl"), smoke_data="moons", seeds=[0, 1, 2, 3, 4])
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ Labels are used only for scoring and the oracle. Run (one torch thread; one JSON
     OMP_NUM_THREADS=1 python benchmarks/start_points.py --data vectors --seeds 0 1 2 3 4 \
         --out benchmarks/results/start_points.jsonl
     python benchmarks/start_points.py --report --out benchmarks/results/start_points.jsonl
-``--tsne-iter 500`` halves t-SNE's iterations (its cost); ``--smoke`` runs one small fit of 200 digits as vectors into a temporary file.
+``--tsne-iter 500`` halves t-SNE's iterations (its cost); ``--smoke`` runs one small fit of 200
+digits as vectors into a temporary file.
 """
 
 import copy
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,8 +38,8 @@ from sklearn.mixture import GaussianMixture
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import benchmark_parser, markdown_row, model_params, parse_args, read_records  # noqa: E402
-from _common import record_fits, refined_copy, scores, smoke_subset  # noqa: E402
+from _common import markdown_row, model_params, read_records  # noqa: E402
+from _common import refined_copy, scores, smoke_subset, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -121,22 +121,15 @@ def report(path):
             f"{np.mean([r['tsne_s'] for r in rows]):.1f}"))
 
 
-def main():
-    parser = benchmark_parser(__doc__, seeds=[0, 1, 2, 3, 4])
-    parser.add_argument("--data", nargs="+", default=["vectors"], choices=["vectors", *DATASETS])
-    parser.add_argument("--out", default=str(HERE / "results" / "start_points.jsonl"))
+def _options(parser):
     parser.add_argument("--tsne-iter", type=int, default=1000,
                         help="t-SNE's iterations (default: %(default)s, scikit-learn's; its least is 250)")
-    parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")
-    args = parse_args(parser)
-    if args.report:
-        return report(args.out)
-    args.data = [d for name in args.data for d in (VECTORS if name == "vectors" else [name])]
-    if args.smoke:
-        args.data, args.out = ["digits-vectors"], tempfile.mkstemp(suffix=".jsonl")[1]
-    record_fits(args, study, summary)
-    print()
-    report(args.out)
+
+
+def main():
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+               default_out=str(HERE / "results" / "start_points.jsonl"), smoke_data="digits-vectors",
+               seeds=[0, 1, 2, 3, 4], add_arguments=_options)
 
 
 if __name__ == "__main__":

@@ -18,32 +18,23 @@ Labels are used only for scoring. Run (one torch thread; one JSON line per fit a
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import markdown_row, model_params, read_records  # noqa: E402
-from _common import refined_copy, scores, smoke_subset, study_main  # noqa: E402
+from _common import c2bin_phase, markdown_row, read_records, refined_copy, scores, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
-from skc2bin import C2BINClusterer  # noqa: E402
 
 #: Variant name -> refine_graph.
 VARIANTS = {"no graph": False, "distilled": "distilled", "refined (default)": True}
 
 
 def study(name, seed, args):
-    X, y = DATASETS[name]()
-    X, y = smoke_subset(X, y, args)
-    if X.ndim == 3:
-        X = X.astype(np.float32)
-    k = len(np.unique(y))
-    t0 = time.perf_counter()
-    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, refine=None)).fit(X)
-    record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0, "phase": scores(y, est.labels_)[0]}
+    X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
+    record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
     for variant, graph in VARIANTS.items():
         refined = refined_copy(est, X, refine="neighbors", refine_graph=graph)
         last = refined.history_[-1]
@@ -64,7 +55,8 @@ def report(path):
     recs = read_records(path)
     names = list(dict.fromkeys(name for name, _ in sorted(recs)))
     print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in VARIANTS)
-          + " | NMI / ARI mean, distilled → refined | default: ACC per seed (outcome) | refinement s, distilled → refined |")
+          + " | NMI / ARI mean, distilled → refined | default: ACC per seed (outcome)"
+          + " | refinement s, distilled → refined |")
     print("|---|---|" + "---|" * (len(VARIANTS) + 3))
     for name in names:
         rows = [r for (n, _), r in sorted(recs.items()) if n == name]

@@ -26,7 +26,6 @@ Labels are used only for scoring. Run (one torch thread; one JSON line per fit a
 """
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,9 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import markdown_row, model_params, read_records  # noqa: E402
-from _common import refined_copy, scores, smoke_subset, study_main  # noqa: E402
+from _common import c2bin_phase, markdown_row, read_records, refined_copy, scores, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
-from skc2bin import C2BINClusterer  # noqa: E402
 
 #: Variant -> (refine_space, refine_neighbors, rows to mine in place of the network inputs or None).
 VARIANTS = {
@@ -72,12 +69,8 @@ def _mining(rows):
 
 
 def study(name, seed, args):
-    X, y = DATASETS[name]()
-    X, y = smoke_subset(X, y, args)
-    k = len(np.unique(y))
-    t0 = time.perf_counter()
-    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, refine=None)).fit(X)
-    record = {"data": name, "seed": seed, "fit_s": time.perf_counter() - t0, "phase": scores(y, est.labels_)[0]}
+    X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
+    record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
     Xt, _ = est._checked_data(X, reset=False)  # the training samples as fit saw them (benchmark only)
     for variant, (space, n_neighbors, rows) in VARIANTS.items():
         prepare = None if rows is None else _mining(_rows(rows, est.net_, Xt))

@@ -38,11 +38,9 @@ from sklearn.mixture import GaussianMixture
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import markdown_row, model_params, read_records  # noqa: E402
-from _common import refined_copy, scores, smoke_subset, study_main  # noqa: E402
+from _common import c2bin_phase, markdown_row, read_records, refined_copy, scores, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
-from skc2bin import C2BINClusterer  # noqa: E402
 from skc2bin.training import refine as R  # noqa: E402
 
 STARTS = ("t-SNE + GMM", "t-SNE + KMeans", "true classes (oracle)")
@@ -58,12 +56,8 @@ def _scored(head, features, neighbors, y):
 
 
 def study(name, seed, args):
-    X, y = DATASETS[name]()
-    X, y = smoke_subset(X, y, args)
-    if X.ndim == 3:
-        X = X.astype(np.float32)
+    X, y, est, _ = c2bin_phase(DATASETS[name], seed, args)
     k = len(np.unique(y))
-    est = C2BINClusterer(**model_params(args, n_clusters=k, random_state=seed, refine=None)).fit(X)
     refined = refined_copy(est, X, refine="neighbors")
     net, last = refined.net_, refined.history_[-1]
     Xt, _ = refined._checked_data(X, reset=False)  # the training samples as fit saw them (benchmark only)

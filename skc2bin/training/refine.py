@@ -451,21 +451,11 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": []}
     for scale in range(len(network.heads) // n_init):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
-        losses = refine_heads(candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
-                              weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor,
-                              generator=generator)
         current = network.heads[int(network.selected[scale])]
-        probabilities = [_probabilities(head, features) for head in [*candidates, current]]
-        scores = _scores(probabilities, neighbors, prior_weight)
-        # A refined head whose partition of the whole set leaves a cluster below floor x n/k is no
-        # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
-        # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
-        admissible = torch.tensor([_admissible(p, floor) for p in probabilities[:-1]])
-        eligible = scores[:-1].masked_fill(~admissible, math.inf)
-        best = int(eligible.argmin())
-        kept = not bool(eligible[best] < scores[-1])
-        if not kept:
-            current.load_state_dict(candidates[best].state_dict())
+        losses, scores, admissible, replaced = _refine_into(
+            current, candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor, generator=generator)
+        kept = not replaced
         info["losses"].append(losses)
         info["scores"].append(scores.tolist())
         info["admissible"].append(admissible.tolist())
@@ -475,6 +465,36 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
             prior=prior, prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, generator=generator))
     return info
+
+
+def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, **training):
+    """Steps 3-4 of the refinement: train ``candidates`` (copies of heads) with
+    :func:`refine_heads`, then load into ``head`` the admissible one scoring
+    lowest on :func:`selection_scores`, if it scores lower than ``head``.
+
+    Returns
+    -------
+    losses : list of float
+        Per-epoch refinement loss (:func:`refine_heads`).
+    scores : Tensor of shape (len(candidates) + 1,)
+        Each candidate's selection score, then ``head``'s as it was.
+    admissible : BoolTensor of shape (len(candidates),)
+    replaced : bool
+        Whether a candidate replaced ``head``.
+    """
+    losses = refine_heads(candidates, features, neighbors, floor=floor, prior_weight=prior_weight, **training)
+    probabilities = [_probabilities(h, features) for h in [*candidates, head]]
+    scores = _scores(probabilities, neighbors, prior_weight)
+    # A refined head whose partition of the whole set leaves a cluster below floor x n/k is no
+    # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
+    # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
+    admissible = torch.tensor([_admissible(p, floor) for p in probabilities[:-1]])
+    eligible = scores[:-1].masked_fill(~admissible, math.inf)
+    best = int(eligible.argmin())
+    replaced = bool(eligible[best] < scores[-1])
+    if replaced:
+        head.load_state_dict(candidates[best].state_dict())
+    return losses, scores, admissible, replaced
 
 
 def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=None, metric="cosine",
@@ -527,16 +547,9 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=
             return "distilled"
     if not refined:
         return False
-    refine_heads([candidate], features, neighbors, prior=prior, prior_weight=prior_weight, floor=floor,
-                 generator=generator, **training)
-    probabilities[0] = _probabilities(candidate, features)
-    if not _admissible(probabilities[0], floor):
-        return False
-    selection = _scores(probabilities, neighbors, prior_weight)
-    if not bool(selection[0] < selection[1]):
-        return False
-    head.load_state_dict(candidate.state_dict())
-    return "refined"
+    replaced = _refine_into(head, [candidate], features, neighbors, prior=prior, prior_weight=prior_weight,
+                            floor=floor, generator=generator, **training)[3]
+    return "refined" if replaced else False
 
 
 #: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).

@@ -63,9 +63,8 @@ def study(name, seed, args):
     Xt, _ = refined._checked_data(X, reset=False)  # the training samples as fit saw them (benchmark only)
     features = net.representation(Xt)
     space = last["refine_space"]
-    rows = features if space == "representation" else net.network_inputs(Xt)
-    if space == "weighted-input":
-        rows = R.weigh_inputs(rows, features, refined.refine_neighbors)
+    rows = net.neighbor_rows(Xt, space, features, refined.refine_neighbors)
+    rows = features if rows is None else rows
     neighbors = R.mine_neighbors(rows, refined.refine_neighbors, metric=R.SPACE_METRICS[space])
     head = net.module_.heads[int(net.module_.selected[0])]
     record = {"data": name, "seed": seed, "tsne_iter": args.tsne_iter, "kept": _scored(head, features, neighbors, y)}

@@ -363,6 +363,11 @@ def test_network_inputs_are_the_standardised_rows_and_representation_is_transfor
     expected = (blobs3 - blobs3.mean(0)) / blobs3.std(0)
     np.testing.assert_allclose(est.net_.network_inputs(blobs3).numpy(), expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(est.net_.representation(blobs3).numpy(), est.transform(blobs3), rtol=1e-5, atol=1e-6)
+    # The rows refine mines in, per space.
+    features, inputs = est.net_.representation(blobs3), est.net_.network_inputs(blobs3)
+    assert est.net_.neighbor_rows(blobs3, "representation", features, 5) is None
+    assert torch.equal(est.net_.neighbor_rows(blobs3, "input", features, 5), inputs)
+    assert torch.equal(est.net_.neighbor_rows(blobs3, "weighted-input", features, 5), weigh_inputs(inputs, features, 5))
     with pytest.raises(ValueError, match="space='pixels'"):
         est.net_.refine(blobs3, space="pixels")
     Xd = digits_small[0][:50]

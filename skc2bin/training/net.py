@@ -428,9 +428,7 @@ class C2BINNet(NeuralNet):
             X = Subset(X, idx.sort().values.tolist()) if is_dataset(X) else X[idx.sort().values]
         network = self.module_
         features = self.representation(X)
-        neighbor_space = None if space == "representation" else self.network_inputs(X)
-        if space == "weighted-input":
-            neighbor_space = weigh_inputs(neighbor_space, features, n_neighbors)
+        neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
         before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
@@ -475,6 +473,18 @@ class C2BINNet(NeuralNet):
         one tensor of shape ``(n_samples, rep_dim)`` on the device: the
         features every prediction uses."""
         return torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
+
+    @torch.no_grad()
+    def neighbor_rows(self, X, space, features, n_neighbors):
+        """The rows :meth:`refine` mines the neighbours of ``X`` in, for
+        ``space``: None for ``'representation'`` (it mines ``features``, the
+        representation of ``X``), else :meth:`network_inputs`, weighted by
+        ``features``' ``n_neighbors``-NN graph for ``'weighted-input'``
+        (:func:`~skc2bin.training.refine.weigh_inputs`)."""
+        if space == "representation":
+            return None
+        rows = self.network_inputs(X)
+        return weigh_inputs(rows, features, n_neighbors) if space == "weighted-input" else rows
 
     @torch.no_grad()
     def network_inputs(self, X):

@@ -166,6 +166,20 @@ def refined_copy(est, X, prepare=None, **params):
     return refined
 
 
+def refined_variants(est, X, y, variants):
+    """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
+    (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
+    (``outcome``, ``paired``) and its seconds."""
+    out = {}
+    for variant, params in variants.items():
+        refined = refined_copy(est, X, refine="neighbors", **params)
+        last = refined.history_[-1]
+        acc, nmi, ari = scores(y, refined.labels_)
+        out[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
+                        "paired": bool(last.get("refine_paired")), "refine_s": last["refine_dur"]}
+    return out
+
+
 # ------------------------------------------------------------ records (one JSON line per fit)
 def append_record(path, record):
     """Append ``record`` to the JSON-lines file ``path``."""

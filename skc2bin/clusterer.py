@@ -206,6 +206,21 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         says what the refinement did at every scale (``'outcome'``:
         ``'graph'`` for the distilled candidate, ``'graph-refined'`` for
         the refined one).
+    refine_pairs : int, default=2
+        Last step of the refinement, per scale: for each of the
+        ``refine_pairs`` pairs of clusters most linked in the graph of
+        mined neighbours, halve both clusters (spectral bisection of each
+        one's own neighbour graph), join the halves across the pair the two
+        other ways, distil each such partition into a copy of the kept
+        head, refine it like the ``n_init`` heads, and let it replace the
+        head by their rule (no cluster below the floor, a lower selection
+        score). It mends a head that drew two classes as two clusters
+        holding half of each, cut along another axis (digits as 64
+        features: ones and eights split by style; ``docs/benchmarks.md``,
+        "Re-pairing two linked clusters"). Costs two refined heads per
+        pair. 0 turns it off. ``history_[-1]["refine_paired"]`` says
+        whether it replaced the primary head, ``refine_per_scale``'s
+        ``'paired'`` the same per scale.
     size_prior : {'floor', 'uniform'}, default='floor'
         Size prior of the refinement: ``'floor'`` only keeps every cluster
         above ``size_prior_floor / k`` of a batch and leaves relative sizes
@@ -334,8 +349,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``contrast_loss``, ``entropy_loss``, ``ema_momentum``, ``dur``; after
         a refined fit the last one also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
-        primary scale), ``refine_per_scale`` (every scale),
+        ``refine_admissible``, ``refine_kept``, ``refine_graph``,
+        ``refine_paired`` (the primary scale), ``refine_per_scale`` (every scale),
         ``refine_space`` (where the neighbours were mined) and
         ``refine_dur`` (see ``refine``).
     device_ : str
@@ -392,6 +407,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         "refine_epochs": [Interval(Integral, 1, None, closed="left")],
         "refine_neighbors": [Interval(Integral, 1, None, closed="left")],
         "refine_graph": ["boolean", StrOptions({"distilled"})],
+        "refine_pairs": [Interval(Integral, 0, None, closed="left")],
         "refine_space": [StrOptions({"auto", "representation", "input", "weighted-input"})],
         "size_prior": [StrOptions({"floor", "uniform"})],
         "size_prior_floor": [Interval(Real, 0, 1, closed="right")],
@@ -433,6 +449,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         refine_epochs=50,
         refine_neighbors=10,
         refine_graph=True,
+        refine_pairs=2,
         refine_space="auto",
         size_prior="floor",
         size_prior_floor=0.1,
@@ -470,6 +487,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.refine_epochs = refine_epochs
         self.refine_neighbors = refine_neighbors
         self.refine_graph = refine_graph
+        self.refine_pairs = refine_pairs
         self.refine_space = refine_space
         self.size_prior = size_prior
         self.size_prior_floor = size_prior_floor
@@ -733,6 +751,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         if refine and self.refine is not None and net.interrupted_ is None:
             net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
                        floor=self.size_prior_floor, prior_weight=self.entropy_weight, graph=self.refine_graph,
+                       pairs=self.refine_pairs,
                        space=resolve_refine_space(self.refine_space, net.module_.preprocessor.is_image),
                        distributed=context)
 
@@ -976,8 +995,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``ema_momentum``; read a column with ``history_[:, key]``. After a
         refined fit the last record also holds ``refine_loss``,
         ``refine_losses``, ``refine_changed``, ``refine_scores``,
-        ``refine_admissible``, ``refine_kept``, ``refine_graph`` (the
-        primary scale), ``refine_per_scale`` (every scale),
+        ``refine_admissible``, ``refine_kept``, ``refine_graph``,
+        ``refine_paired`` (the primary scale), ``refine_per_scale`` (every scale),
         ``refine_space`` (where the neighbours were mined) and
         ``refine_dur`` (see ``refine``).
         """

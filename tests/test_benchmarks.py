@@ -43,6 +43,8 @@ EXPECTED = {
                      "| data | seeds | ACC without: mean (worst) | ACC with the graph candidate: mean (worst) |"],
     "graph_start": ["| data | seeds | no graph: ACC mean (worst) | distilled: ACC mean (worst) | refined (default): ACC "
                     "mean (worst) |", "| moons | 1 | "],
+    "cluster_pairs": ["| data | seeds | refine_pairs=0: ACC mean (worst) | refine_pairs=2 (default): ACC mean (worst) |",
+                      "| digits-vectors | 1 | "],
     "neighbor_space": ["| data | seeds | representation | input | input, cosine | input, 20 | input, 30 | both "
                        "| weighted input |",
                        "| digits-vectors | 1 | "],

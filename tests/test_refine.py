@@ -14,9 +14,11 @@ from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
 from skc2bin.networks.heads import ClusterHead
 from skc2bin.training.refine import (
     MIN_LAPLACIAN_SCORE,
+    crossed_partitions,
     distill_head,
     graph_partition,
     laplacian_scores,
+    linked_pairs,
     mine_neighbors,
     neighbor_agreement,
     predicted_clusters,
@@ -261,6 +263,12 @@ def test_refine_summary_names_what_replaced_the_head():
         "  scale of 100 clusters: the graph partition, refined, replaced the head;")
     assert refine_summary({**row, "refine_space": "weighted-input"}).startswith(
         "refinement (neighbours from the weighted input): 1.2 s; primary scale:")
+    scales[1]["paired"] = True
+    lines = refine_summary({**row, "refine_paired": True, "refine_per_scale": scales}).splitlines()
+    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then two "
+                               "of its clusters re-paired; 37.3 %")
+    assert lines[1].startswith("  scale of 100 clusters: the graph partition, refined, replaced the head, then two "
+                               "of its clusters re-paired;")
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
@@ -287,7 +295,9 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     eligible = [s for s, ok in zip(last["refine_scores"][:-1], last["refine_admissible"]) if ok]
     assert len(last["refine_admissible"]) == len(last["refine_scores"]) - 1
     assert last["refine_kept"] == (not eligible or min(eligible) >= last["refine_scores"][-1])
-    assert last["refine_graph"] in (True, False)
+    assert last["refine_graph"] in (True, False) and last["refine_paired"] in (True, False)
+    assert last["refine_per_scale"][0]["paired"] == last["refine_paired"]
+    assert C2BINClusterer(**{**params, "refine_pairs": 0}).fit(X).history_[-1]["refine_paired"] is False
     unguarded = C2BINClusterer(**{**params, "refine_graph": False}).fit(X)
     assert unguarded.history_[-1]["refine_graph"] is False
     distilled_only = C2BINClusterer(**{**params, "refine_graph": "distilled"}).fit(X).history_[-1]
@@ -332,7 +342,7 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
 
 @pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},
                                  {"size_prior_floor": 0.0}, {"refine_neighbors": 0}, {"refine_graph": "yes"},
-                                 {"refine_space": "pixels"}])
+                                 {"refine_space": "pixels"}, {"refine_pairs": -1}, {"refine_pairs": 1.5}])
 def test_refine_parameters_are_validated(blobs3, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         C2BINClusterer(**{**TINY, **bad}).fit(blobs3)
@@ -533,3 +543,83 @@ def test_graph_candidate_refined_like_the_heads_replaces_a_head_that_cuts_both_g
             assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
     assert outcomes == {False: False, True: "refined"}
     assert accuracy[True] == 1.0
+
+
+# ------------------------------------------------------------ re-pairing two linked clusters (step 6)
+def test_linked_pairs_hand_values():
+    """Links between clusters a and b, both directions, over |a| + |b|:
+    (0, 1): 0->1 from rows 0 and 1, 1->0 from row 2: 3 / 4; (1, 2): 1->2
+    from row 3, 2->1 twice from row 4: 3 / 3; (0, 2): none, left out."""
+    labels = [0, 0, 1, 1, 2]
+    neighbors = np.array([[2, 1], [3, 0], [0, 3], [4, 2], [3, 3]])
+    assert linked_pairs(labels, neighbors, 3, top=5) == [(1, 2), (0, 1)]
+    assert linked_pairs(torch.tensor(labels), torch.as_tensor(neighbors), 3, top=1) == [(1, 2)]
+    # Rows 3 and 4 changed: (0, 1) has 4 links over 4 samples, (1, 2) 2 over 3.
+    assert linked_pairs(labels, np.array([[2, 1], [3, 0], [0, 3], [0, 2], [2, 2]]), 3, top=5) == [(0, 1), (1, 2)]
+
+
+def test_crossed_partitions_hand_values():
+    labels = np.array([0, 1, 0, 2, 1, 0, 1])  # a=0: rows 0, 2, 5; b=1: rows 1, 4, 6
+    first, second = crossed_partitions(labels, 0, 1, [0, 1, 0], [1, 0, 0])
+    # a's half 0 (rows 0, 5) stays 0, its half 1 (row 2) becomes 1; row 3 keeps cluster 2.
+    assert first.tolist() == [0, 1, 1, 2, 0, 0, 0]   # b's half 0 (rows 4, 6) -> 0, half 1 (row 1) -> 1
+    assert second.tolist() == [0, 0, 1, 2, 1, 0, 1]  # the other way round
+    with pytest.raises(ValueError, match="one value per member"):
+        crossed_partitions(labels, 0, 1, [0, 1], [1, 0, 0])
+
+
+def _four_groups(seed=0):
+    """Two classes (first feature -4 or +4), each of two styles (second feature
+    -1.5 or +1.5); the styles are close, the classes far apart."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.tensor([[-4.0, -1.5], [-4.0, 1.5], [4.0, -1.5], [4.0, 1.5]])
+    feats = (centres[:, None, :] + 0.5 * torch.randn(4, 40, 2, generator=g)).reshape(160, 2)
+    feats = torch.cat([feats, torch.randn(160, 2, generator=g)], 1)  # two features of noise
+    return feats, np.repeat([0, 0, 1, 1], 40)
+
+
+def test_crossed_pairs_mend_a_head_that_cut_two_classes_by_style():
+    """A head that draws the two styles as its two clusters (each half of both
+    classes) is replaced by the re-paired partition: each cluster halves into
+    its two classes, joined across the pair they are the classes. A head that
+    already draws the classes stays bit for bit, and so does any head with
+    ``pairs=0``."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import _take_crossed_pairs
+
+    feats, truth = _four_groups()
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    training = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
+    for labels, pairs, replaced in (((feats[:, 1] > 0).long(), 1, True), (torch.as_tensor(truth), 1, False),
+                                    ((feats[:, 1] > 0).long(), 0, False)):
+        torch.manual_seed(0)
+        head = ClusterHead(4, 2)
+        distill_head(head, feats, labels, generator=torch.Generator().manual_seed(0), **training)
+        before = {k: v.clone() for k, v in head.state_dict().items()}
+        taken = _take_crossed_pairs(head, feats, neighbors, pairs=pairs, floor=0.1,
+                                    generator=torch.Generator().manual_seed(0), **training)
+        assert taken is replaced
+        accuracy = clustering_accuracy(truth, predicted_clusters(head, feats).numpy())
+        if replaced:
+            assert accuracy == 1.0
+        else:
+            assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+
+
+def test_refine_scales_records_the_re_pairing_per_scale():
+    """``refine_scales`` runs the step with ``pairs`` > 0 and says per scale
+    whether it replaced the head; with ``pairs=0`` it is never tried. The
+    refinement of steps 3-4 alone keeps the cut by style (its gradient steps
+    do not leave that optimum)."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import refine_scales
+
+    feats, truth = _four_groups()
+    for pairs in (0, 2):
+        net = _Network(n_init=1, selected=0)
+        distill_head(net.heads[0], feats, (feats[:, 1] > 0).long(), epochs=20, batch_size=32, lr=1e-2,
+                     generator=torch.Generator().manual_seed(0))
+        info = refine_scales(net, feats, n_neighbors=5, epochs=10, batch_size=32, lr=1e-2, graph=False, pairs=pairs,
+                             metric="euclidean", generator=torch.Generator().manual_seed(0))
+        assert info["paired"] == [pairs > 0]
+        assert (clustering_accuracy(truth, predicted_clusters(net.heads[0], feats).numpy()) == 1.0) is (pairs > 0)

@@ -60,11 +60,11 @@ def _settings(digits_small, blobs, refine="neighbors"):
     Xd, _ = digits_small
     Xb, _ = blobs
     # The fingerprints were recorded with the default refinement epochs, before the
-    # refinement's graph candidate (refine_graph, issue 13) existed and while it mined every
-    # fit's neighbours in the representation (refine_space; 'auto' now mines those of vectors
-    # in the input).
+    # refinement's graph candidate (refine_graph, issue 13) and its re-pairing of linked clusters
+    # (refine_pairs) existed, and while it mined every fit's neighbours in the representation
+    # (refine_space; 'auto' now mines those of vectors in the input).
     tiny = {**TINY, "n_threads": 1, "refine": refine, "refine_epochs": 50, "refine_graph": False,
-            "refine_space": "representation"}
+            "refine_pairs": 0, "refine_space": "representation"}
     return {
         "blobs": (Xb, dict(n_clusters=3, **tiny)),
         "digits_images": (Xd, dict(n_clusters=(3, 5), image_shape=(8, 8), **tiny)),

@@ -381,7 +381,7 @@ class C2BINNet(NeuralNet):
         return self
 
     def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, graph=True,
-               space="representation", distributed=None):
+               pairs=2, space="representation", distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -398,10 +398,13 @@ class C2BINNet(NeuralNet):
         admissible refined head scored lower), ``refine_graph`` (True where
         the spectral partition of the neighbour graph, distilled or refined,
         replaced the chosen head; ``graph`` turns that candidate on: True
-        offers both forms, ``'distilled'`` only the distilled one), ``refine_per_scale`` (the
+        offers both forms, ``'distilled'`` only the distilled one), ``refine_paired``
+        (True where the head's partition with two of its clusters re-paired
+        replaced it, the last step; ``pairs`` is how many of the most linked
+        pairs of clusters are tried, 0 none), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
-        ``loss``, ``changed``, ``scores`` and ``admissible``) and
+        ``paired``, ``loss``, ``changed``, ``scores`` and ``admissible``) and
         ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
         without ``per_scale`` describe the primary scale.
         The neighbours are mined in the representation (``space=
@@ -433,7 +436,7 @@ class C2BINNet(NeuralNet):
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
-            floor=floor, graph=graph, neighbor_space=neighbor_space,
+            floor=floor, graph=graph, pairs=pairs, neighbor_space=neighbor_space,
             metric=SPACE_METRICS[space], generator=generator,
         )
         after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
@@ -446,9 +449,10 @@ class C2BINNet(NeuralNet):
         self.history.record("refine_admissible", info["admissible"][0])
         self.history.record("refine_kept", info["kept"][0])
         self.history.record("refine_graph", bool(info["graph"][0]))
+        self.history.record("refine_paired", info["paired"][0])
         self.history.record("refine_per_scale", [
             {"n_clusters": network.heads[i].n_clusters,
-             "outcome": refine_outcome(info["kept"][s], info["graph"][s]),
+             "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],
              "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
              "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
             for s, i in enumerate(network.selected.tolist())
@@ -460,7 +464,7 @@ class C2BINNet(NeuralNet):
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
             keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_admissible",
-                    "refine_kept", "refine_graph", "refine_per_scale", "refine_space", "refine_dur")
+                    "refine_kept", "refine_graph", "refine_paired", "refine_per_scale", "refine_space", "refine_dur")
             for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
                 self.history.record(key, value)
         if self.verbose and is_main_process(self):

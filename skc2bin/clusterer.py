@@ -212,13 +212,16 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         mined neighbours, halve both clusters (spectral bisection of each
         one's own neighbour graph), join the halves across the pair the two
         other ways, distil each such partition into a copy of the kept
-        head, refine it like the ``n_init`` heads, and let it replace the
-        head by their rule (no cluster below the floor, a lower selection
-        score). It mends a head that drew two classes as two clusters
-        holding half of each, cut along another axis (digits as 64
+        head and refine it like the ``n_init`` heads, beside a copy of the
+        head itself. The best replaces the head if no cluster is below the
+        floor and it is lower than both the head and that refined copy on
+        the selection score and on the neighbour-consistency loss. It mends
+        a head that drew two classes as two clusters holding half of each,
+        cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,
         "Re-pairing two linked clusters"). Costs two refined heads per
-        pair. 0 turns it off. ``history_[-1]["refine_paired"]`` says
+        pair and one more (about doubles the refinement's time). 0 turns
+        it off. ``history_[-1]["refine_paired"]`` says
         whether it replaced the primary head, ``refine_per_scale``'s
         ``'paired'`` the same per scale.
     size_prior : {'floor', 'uniform'}, default='floor'

@@ -286,7 +286,7 @@ def blobs3():
 
 def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     X = blobs3
-    params = {**TINY, "n_clusters": 3, "max_epochs": 2, "refine_epochs": 3}
+    params = {**TINY, "n_clusters": 3, "max_epochs": 2, "refine_epochs": 3, "refine_pairs": 2}
     est = C2BINClusterer(**params).fit(X)
     last = est.history_[-1]
     assert len(last["refine_losses"]) == 3 and 0.0 <= last["refine_changed"] <= 1.0
@@ -324,7 +324,7 @@ def test_verbose_fit_prints_what_the_refinement_did(blobs3, capsys):
 
 def test_refine_multiscale_and_uniform_prior(blobs3):
     est = C2BINClusterer(**{**TINY, "n_clusters": (3, 6), "max_epochs": 2, "refine_epochs": 2,
-                            "size_prior": "uniform"}).fit(blobs3)
+                            "size_prior": "uniform", "refine_pairs": 2}).fit(blobs3)
     assert est.labels_per_scale_.shape == (120, 2) and est.labels_per_scale_[:, 1].max() < 6
     # Every scale's refinement is on record; the first entry is the primary scale's keys.
     last = est.history_[-1]
@@ -332,7 +332,8 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
     assert [s["n_clusters"] for s in scales] == [3, 6]
     assert scales[0]["scores"] == last["refine_scores"] and scales[0]["changed"] == last["refine_changed"]
     assert scales[0]["outcome"] == refine_outcome(last["refine_kept"], last["refine_graph"])
-    assert scales[0]["loss"] == last["refine_loss"]
+    assert scales[0]["loss"] == last["refine_loss"] and scales[0]["paired"] == last["refine_paired"]
+    assert all(s["paired"] in (True, False) for s in scales)
     for s in scales:
         assert s["outcome"] in ("kept", "refined", "graph") and 0.0 <= s["changed"] <= 1.0
         assert len(s["scores"]) == len(s["admissible"]) + 1

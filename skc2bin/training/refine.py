@@ -689,10 +689,10 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
         if any(h is None for _, h in halves):
             continue  # a cluster too small to halve, or no convergence
         masked = np.where(use, labels, -1)  # members left out of a large cluster's subset: not distilled
+        sub = features if use.all() else features[torch.as_tensor(np.flatnonzero(use), device=features.device)]
         for partition in crossed_partitions(masked, a, b, halves[0][1], halves[1][1]):
             candidate = copy.deepcopy(head)
-            index = torch.as_tensor(np.flatnonzero(use), device=features.device)
-            distill_head(candidate, features[index], partition[use], generator=generator, **training)
+            distill_head(candidate, sub, partition[use], generator=generator, **training)
             candidates.append(candidate)
     if len(candidates) == 1:
         return False

@@ -20,8 +20,8 @@ from sklearn.datasets import load_digits
 TINY = dict(
     max_epochs=4,
     refine_epochs=5,
-    # Its re-pairing step (refine_pairs=2 by default) added a third to such a fit (0.20 -> 0.27 s;
-    # about 35 s to the suite); the tests of the refinement turn it on where they check it.
+    # Its re-pairing step (refine_pairs=2 by default) added a third to such a fit (0.20 -> 0.27 s,
+    # measured once); the tests of the refinement turn it on where they check it.
     refine_pairs=0,
     batch_size=32,
     hidden_size=16,

@@ -539,6 +539,14 @@ def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, 
     return losses, scores, admissible, replaced
 
 
+def _graph_subset(n, generator, device):
+    """Sorted positions of a random :data:`GRAPH_MAX_SAMPLES` of ``range(n)``
+    (one ``randperm`` draw from ``generator``): the rows a spectral partition
+    is drawn on where there are more (its eigensolver grows faster than
+    linearly; ``_take_graph_candidate``, ``_take_crossed_pairs``)."""
+    return torch.randperm(n, generator=generator, device=device)[:GRAPH_MAX_SAMPLES].sort().values
+
+
 def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=None, metric="cosine",
                           refined=True, prior="floor", prior_weight=1.0, **training):
     """Offer ``head`` the graph partition of its scale, in two forms; load the
@@ -572,8 +580,7 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
     sub, sub_neighbors = features, neighbors
     if len(features) > GRAPH_MAX_SAMPLES:
-        idx = torch.randperm(len(features), generator=generator, device=features.device)[:GRAPH_MAX_SAMPLES]
-        idx = idx.sort().values
+        idx = _graph_subset(len(features), generator, features.device)
         sub = features[idx]
         sub_neighbors = mine_neighbors((features if space is None else space)[idx], neighbors.shape[1], metric=metric)
     labels = graph_partition(sub_neighbors, k, seed=seed)
@@ -678,9 +685,8 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
         for cluster in (a, b):
             members = np.flatnonzero(labels == cluster)
             if len(members) > GRAPH_MAX_SAMPLES:
-                pick = torch.randperm(len(members), generator=generator, device=features.device)
                 use[members] = False
-                members = np.sort(members[pick[:GRAPH_MAX_SAMPLES].cpu().numpy()])
+                members = members[_graph_subset(len(members), generator, features.device).cpu().numpy()]
                 use[members] = True
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
             index = torch.as_tensor(members, device=features.device)

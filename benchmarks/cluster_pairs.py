@@ -8,14 +8,16 @@ partition once it is refined. ``refine_pairs=2`` (the default) offers, per scale
 re-pairings of each of the two pairs of clusters most linked in the neighbour graph; ``0`` skips the
 step. This study fits the C2BIN phase once per data set and seed (``refine=None``), refines copies
 of that fit exactly as ``fit`` does (``refined_copy``) with each setting, and records ACC, NMI,
-ARI, whether a re-pairing replaced the primary head and the refinement's seconds. A third
-variant judges the re-paired copies by the selection score alone (no control copy of the head, no
-consistency condition): the rule the default replaced, kept to show why.
+ARI, whether a re-pairing replaced the primary head and the refinement's seconds. Two more
+variants judge the re-paired copies by rules the default replaced, kept to show why: by the
+selection score alone (no control copy of the head, no second condition), and with the second
+condition read on the soft consistency loss rather than on the share of neighbour pairs cut.
+(``cluster_pairs.jsonl`` holds the run before that last change, whose default was the soft rule.)
 
 Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
     OMP_NUM_THREADS=1 python benchmarks/cluster_pairs.py --data vectors --seeds 0 1 2 3 4 \
-        --out benchmarks/results/cluster_pairs.jsonl
-    python benchmarks/cluster_pairs.py --report --out benchmarks/results/cluster_pairs.jsonl
+        --out benchmarks/results/cluster_pairs_cut.jsonl
+    python benchmarks/cluster_pairs.py --report --out benchmarks/results/cluster_pairs_cut.jsonl
 ``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there).
 ``--smoke`` refines one small fit of 200 digits as vectors into a temporary file.
 """
@@ -36,10 +38,13 @@ from skc2bin.training import refine as R  # noqa: E402
 #: Variant name -> parameters of the refinement (the other parameters are the defaults).
 VARIANTS = {"refine_pairs=0": {"refine_pairs": 0}, "refine_pairs=2 (default)": {}}
 
-#: The rule the default replaced, kept to show why: a re-paired copy replaces the head where it is
-#: admissible and lower on the selection score than the head alone (step 4's rule; no control, no
-#: consistency condition).
+#: Two rules the default replaced, kept to show why. *Selection score only*: a re-paired copy
+#: replaces the head where it is admissible and lower on the selection score than the head alone
+#: (step 4's rule; no control, no second condition). *Soft consistency*: the control and the
+#: selection score as in the default, but the second condition read on the soft consistency loss
+#: (no entropy term) instead of the share of neighbour pairs cut (the default until 2026-11-27).
 SCORE_ONLY = "re-paired, selection score only"
+SOFT = "re-paired, soft consistency"
 
 
 @contextlib.contextmanager
@@ -57,10 +62,24 @@ def _score_only():
         R._refine_into = original
 
 
+@contextlib.contextmanager
+def _soft_consistency():
+    """Within: the second condition compares the consistency loss (``_scores`` with no entropy
+    term) instead of the share of neighbour pairs cut."""
+    original = R._cut_shares
+    R._cut_shares = lambda probabilities, neighbors: R._scores(probabilities, neighbors, 0.0)
+    try:
+        yield
+    finally:
+        R._cut_shares = original
+
+
 def study(name, seed, args):
     X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0],
               **refined_variants(est, X, y, VARIANTS)}
+    with _soft_consistency():
+        record.update(refined_variants(est, X, y, {SOFT: {}}))
     with _score_only():
         record.update(refined_variants(est, X, y, {SCORE_ONLY: {}}))
     return record
@@ -68,26 +87,27 @@ def study(name, seed, args):
 
 def summary(r):
     return f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f}, " + ", ".join(
-        f"{v} {r[v]['acc']:.3f}{' (re-paired)' if r[v]['paired'] else ''}" for v in [*VARIANTS, SCORE_ONLY])
+        f"{v} {r[v]['acc']:.3f}{' (re-paired)' if r[v]['paired'] else ''}" for v in [*VARIANTS, SOFT, SCORE_ONLY] if v in r)
 
 
 def report(path):
-    """Per data set: ACC mean (worst seed) of both settings, NMI / ARI means, the default's ACC per
-    seed (* where a re-pairing replaced the head), and the refinement's seconds."""
+    """Per data set: ACC mean (worst seed) with and without the step, NMI / ARI means, each rule's
+    ACC per seed (* where a re-pairing replaced the head; the rules a file holds) and the
+    refinement's seconds."""
     recs = read_records(path)
     names = list(dict.fromkeys(name for name, _ in sorted(recs)))
     old, new = VARIANTS
-    print(f"| data | seeds | {old}: ACC mean (worst) | {new}: ACC mean (worst) | NMI / ARI mean, before → after "
-          f"| default: ACC per seed (* re-paired) | {SCORE_ONLY}: ACC per seed (* re-paired) "
-          "| refinement s, before → after | C2BIN phase s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    rules = [v for v in (new, SOFT, SCORE_ONLY) if any(v in r for r in recs.values())]
+    print(f"| data | seeds | {old}: ACC mean (worst) | {new}: ACC mean (worst) | NMI / ARI mean, before → after | "
+          + " | ".join(f"{v}: ACC per seed (* re-paired)" for v in rules)
+          + " | refinement s, before → after | C2BIN phase s |")
+    print("|---|---|---|---|---|" + "---|" * len(rules) + "---|---|")
     for name in names:
         rows = [r for (n, _), r in sorted(recs.items()) if n == name]
         mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
         cells = [f"{mean(v, 'acc'):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in VARIANTS]
         nmi_ari = f"{mean(old, 'nmi'):.3f} / {mean(old, 'ari'):.3f} → {mean(new, 'nmi'):.3f} / {mean(new, 'ari'):.3f}"
-        per_seed = [" / ".join(f"{r[v]['acc']:.3f}{'*' if r[v]['paired'] else ''}" for r in rows)
-                    for v in (new, SCORE_ONLY)]
+        per_seed = [" / ".join(f"{r[v]['acc']:.3f}{'*' if r[v]['paired'] else ''}" for r in rows) for v in rules]
         secs = f"{mean(old, 'refine_s'):.1f} → {mean(new, 'refine_s'):.1f}"
         print(markdown_row(name, len(rows), *cells, nmi_ari, *per_seed, secs,
                            f"{np.mean([r['fit_s'] for r in rows]):.0f}"))

@@ -214,8 +214,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         other ways, distil each such partition into a copy of the kept
         head and refine it like the ``n_init`` heads, beside a copy of the
         head itself. The best replaces the head if no cluster is below the
-        floor and it is lower than both the head and that refined copy on
-        the selection score and on the neighbour-consistency loss. It mends
+        floor, it is lower than both the head and that refined copy on the
+        selection score, and its partition cuts a smaller share of the
+        neighbour pairs than both. It mends
         a head that drew two classes as two clusters holding half of each,
         cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,

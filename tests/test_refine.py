@@ -205,6 +205,34 @@ def test_neighbor_agreement_hand_values():
     assert neighbor_agreement(np.zeros(4, int), neighbors) == 1.0
 
 
+def test_cut_shares_hand_values():
+    from skc2bin.training.refine import _cut_shares
+
+    neighbors = torch.tensor([[1, 2], [0, 2], [3, 0], [2, 1]])
+    by_pairs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.4, 0.6]])  # argmax 0, 0, 1, 1
+    one = torch.tensor([[0.7, 0.3]] * 4)
+    # the first cuts 4 of the 8 (sample, neighbour) pairs, the second none, however sure it is
+    assert _cut_shares([by_pairs, one], neighbors).tolist() == pytest.approx([0.5, 0.0])
+
+
+@pytest.mark.parametrize("scores, admissible, cuts, chosen", [
+    ([0.3, 0.2, 0.4], [True, True], None, 1),              # lowest admissible, below the head
+    ([0.3, 0.2, 0.4], [True, False], None, 0),             # the lowest is not admissible
+    ([0.5, 0.6, 0.4], [True, True], None, None),           # none below the head
+    ([0.2, 0.1, 0.3, 0.4], [True, True, True], [0.1, 0.05, 0.2, 0.2], 1),  # control 0 never chosen
+    ([0.2, 0.25, 0.1, 0.4], [True, True, True], [0.1, 0.05, 0.05, 0.2], 2),  # 1 scores above the control
+    ([0.2, 0.1, 0.3, 0.4], [True, True, True], [0.1, 0.12, 0.05, 0.2], None),  # 1 cuts more than the control
+    ([0.2, 0.1, 0.3, 0.15], [True, True, True], [0.1, 0.05, 0.05, 0.2], 1),  # below both bars
+    ([0.2, 0.1, 0.3, 0.05], [True, True, True], [0.1, 0.05, 0.05, 0.2], None),  # the head scores lowest
+    ([0.2, 0.1, 0.3, 0.4], [True, True, True], [0.1, 0.08, 0.05, 0.07], None),  # 1 cuts more than the head
+])
+def test_chosen_candidate_hand_values(scores, admissible, cuts, chosen):
+    from skc2bin.training.refine import _chosen_candidate
+
+    cuts = None if cuts is None else torch.tensor(cuts, dtype=torch.float64)
+    assert _chosen_candidate(torch.tensor(scores), torch.tensor(admissible), cuts) == chosen
+
+
 def _two_cliques(sizes):
     """Neighbour lists of disjoint groups, each sample's neighbours inside its group."""
     rows, start = [], 0

@@ -47,9 +47,9 @@ representation:
    of its own neighbour graph) and the halves are joined across the pair
    the two other ways (:func:`crossed_partitions`); each such partition is
    distilled into a copy of the head and refined as in step 3, beside a
-   copy of the head itself; the best replaces the head if admissible and
-   lower than both the head and its refined copy on the selection score
-   and on the consistency loss. Every head of steps 3-5 can draw two
+   copy of the head itself; the best replaces the head if admissible,
+   lower than both the head and its refined copy on the selection score,
+   and cuts fewer neighbour pairs than both. Every head of steps 3-5 can draw two
    classes as two clusters that each hold half of both, cut along another
    axis (digits as vectors: ones and eights split by style, ACC 0.85); the
    refinement's gradient steps do not leave that optimum, though the
@@ -499,14 +499,15 @@ def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, 
 
     With ``control``, ``candidates[0]`` is a copy of ``head`` itself, refined
     with the others but never taken: another candidate must score lower than
-    both ``head`` and that control, on the selection score and on the
-    consistency loss alone (no entropy term). The head's own partition,
-    refined the same way, is the fair comparison: refining a head further
-    lowers its score without changing its partition, and a head that was
-    distilled rather than refined is less sure of itself, which the soft
-    loss counts against it. The second condition keeps the entropy term
-    from deciding alone: a more balanced but less consistent re-pairing
-    split the large class of a digits set with one class 3x the others.
+    both ``head`` and that control on the selection score, and its
+    partition must cut a smaller share of the neighbour pairs than both
+    (:func:`_cut_shares`). The head's own partition, refined the same way,
+    is the fair comparison: refining a head further lowers its score
+    without changing its partition, and a head that was distilled rather
+    than refined is less sure of itself, which the soft loss counts against
+    it. The second condition keeps the entropy term from deciding alone: a
+    more balanced re-pairing that cut more neighbour pairs split the large
+    class of a digits set with one class 3x the others.
 
     Returns
     -------
@@ -525,18 +526,46 @@ def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, 
     # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
     # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
     admissible = torch.tensor([_admissible(p, floor) for p in probabilities[:-1]])
+    best = _chosen_candidate(scores, admissible, _cut_shares(probabilities, neighbors) if control else None)
+    if best is not None:
+        head.load_state_dict(candidates[best].state_dict())
+    return losses, scores, admissible, best is not None
+
+
+def _chosen_candidate(scores, admissible, cuts=None):
+    """The rule of ``_refine_into``: which candidate replaces the head, if any.
+
+    ``scores`` holds the selection score of each candidate, then the head's;
+    ``admissible`` one bool per candidate. Without ``cuts``: the admissible
+    candidate scoring lowest, if it scores lower than the head. With
+    ``cuts`` (the share of neighbour pairs each partition cuts, same layout
+    as ``scores``), candidate 0 is the control, never chosen, and a
+    candidate must also score lower than the control and cut a smaller share
+    than both the control and the head.
+
+    Returns the candidate's index, or None (the head stays).
+    """
     eligible = scores[:-1].masked_fill(~admissible, math.inf)
     bar = scores[-1]
-    if control:
-        consistency = _scores(probabilities, neighbors, 0.0)
+    if cuts is not None:
         bar = torch.minimum(scores[0], scores[-1])
         eligible[0] = math.inf
-        eligible = eligible.masked_fill(consistency[:-1] >= torch.minimum(consistency[0], consistency[-1]), math.inf)
+        eligible = eligible.masked_fill(cuts[:-1] >= torch.minimum(cuts[0], cuts[-1]), math.inf)
     best = int(eligible.argmin())
-    replaced = bool(eligible[best] < bar)
-    if replaced:
-        head.load_state_dict(candidates[best].state_dict())
-    return losses, scores, admissible, replaced
+    return best if bool(eligible[best] < bar) else None
+
+
+def _cut_shares(probabilities, neighbors):
+    """Per probability matrix, the share of (sample, mined neighbour) pairs
+    its partition (the argmax) puts in different clusters:
+    ``1 - neighbor_agreement``. The re-pairing step's second condition
+    (``_refine_into`` with ``control``) reads the hard partitions, not the
+    soft consistency loss, which also counts how sure a head is: there a
+    re-paired copy, as consistent but less sure than the refined head, lost
+    re-pairings that were right (anisotropic blobs: ACC 0.69 -> 0.96;
+    ``docs/benchmarks.md``, "Re-pairing two linked clusters")."""
+    return torch.tensor([1.0 - neighbor_agreement(p.argmax(1), neighbors) for p in probabilities],
+                        dtype=torch.float64)
 
 
 def _graph_subset(n, generator, device):
@@ -670,8 +699,8 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
     and the two :func:`crossed_partitions` are distilled into copies of
     ``head``. The copies are refined like the ``n_init`` heads, beside a copy
     of ``head`` as it is, and the best replaces the head if it is
-    admissible and lower than both ``head`` and that refined copy on
-    :func:`selection_scores` and on the consistency loss alone
+    admissible, lower than both ``head`` and that refined copy on
+    :func:`selection_scores`, and cuts fewer neighbour pairs than both
     (``_refine_into`` with ``control``): judged against the head alone by
     the selection score, re-pairings lowered ACC on unequal classes.
     """

@@ -31,8 +31,9 @@ from skc2bin.metrics import clustering_accuracy
 #: Samples a ``--smoke`` run keeps of each data set.
 SMOKE_SAMPLES = 200
 
-#: C2BINClusterer parameters of a ``--smoke`` run: one epoch of a small model.
-SMOKE_PARAMS = dict(max_epochs=1, hidden_size=16, representation_size=8, projection_size=8)
+#: C2BINClusterer parameters of a ``--smoke`` run: one epoch of a small model, and 5 refinement
+#: epochs (the default 50 made the refinement most of a smoke run's time: tests/test_benchmarks.py).
+SMOKE_PARAMS = dict(max_epochs=1, hidden_size=16, representation_size=8, projection_size=8, refine_epochs=5)
 
 
 def scores(y, labels):

@@ -14,7 +14,7 @@ should not grow with the number of rows.
 
 Run:  python benchmarks/memory.py [--threads N] [--smoke]
 ``--smoke`` measures fits on 300 and 2,000 rows, and inference on 1,000 rows of a model fitted on
-300 (five subprocesses).
+300 (five subprocesses), with 5 refinement epochs instead of 50.
 """
 
 import json
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import benchmark_parser, markdown_row, parse_args, table_header  # noqa: E402
+from _common import SMOKE_PARAMS, benchmark_parser, markdown_row, parse_args, table_header  # noqa: E402
 
 #: Rows of the two fits, rows of the model fitted for inference, rows of the inference calls.
 SIZES = dict(fit=(1_000, 100_000), infer_model=2_000, infer=(10_000, 200_000))
@@ -36,7 +36,7 @@ import numpy as np
 from skc2bin import C2BINClusterer
 n = int(sys.argv[1])
 X = np.random.RandomState(0).standard_normal((n, 100)).astype(np.float32)
-params = dict(n_clusters=10, max_epochs=1, device="cpu", random_state=0)
+params = dict(n_clusters=10, max_epochs=1, device="cpu", random_state=0, **json.loads(sys.argv[2]))
 C2BINClusterer(**params).fit(X[:300])
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
 before = peak()
@@ -55,7 +55,8 @@ import numpy as np
 from skc2bin import C2BINClusterer
 n, method, n_model = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 X = np.random.RandomState(0).standard_normal((n, 100)).astype(np.float32)
-est = C2BINClusterer(n_clusters=10, max_epochs=1, device="cpu", random_state=0).fit(X[:n_model])
+params = dict(n_clusters=10, max_epochs=1, device="cpu", random_state=0, **json.loads(sys.argv[4]))
+est = C2BINClusterer(**params).fit(X[:n_model])
 getattr(est, method)(X[:500])  # warm-up: one-off allocations of this method
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB
 before = peak()
@@ -76,7 +77,9 @@ def _child(code, *argv, threads=None):
 def main():
     args = parse_args(benchmark_parser(__doc__, seeds=None))
     sizes = SMOKE_SIZES if args.smoke else SIZES
-    small, large = (_child(CHILD, n, threads=args.threads) for n in sizes["fit"])
+    # The smoke run's fits keep their full size and model, but refine briefly, like other smoke runs.
+    extra_params = json.dumps({"refine_epochs": SMOKE_PARAMS["refine_epochs"]} if args.smoke else {})
+    small, large = (_child(CHILD, n, extra_params, threads=args.threads) for n in sizes["fit"])
     print(table_header("rows", "data MiB", "peak before fit MiB", "peak rise in fit MiB",
                        "peak rise incl. predict+transform MiB"))
     for r in (small, large):
@@ -90,7 +93,7 @@ def main():
     print(table_header("method", "rows", "output MiB", "peak rise MiB", "rise beyond the output MiB"))
     for method in ("predict", "transform", "predict_proba"):
         for n in sizes["infer"]:
-            r = _child(INFER_CHILD, n, method, sizes["infer_model"], threads=args.threads)
+            r = _child(INFER_CHILD, n, method, sizes["infer_model"], extra_params, threads=args.threads)
             print(markdown_row(method, f"{n:,}", f"{r['output_mib']:.1f}", f"{r['rise']:.1f}",
                                f"{r['rise'] - r['output_mib']:.1f}"), flush=True)
 

@@ -243,8 +243,6 @@ def main():
                     keep(fit_baseline(name, X, y, seed, method))
                     progress(records[(name, method, seed)])
             for variant, params in variants.items():
-                if args.smoke and params.get("refine", "neighbors") is not None:
-                    params = {"refine_epochs": 5, **params}
                 rec = fit_c2bin(name, X, y, seed, variant, model_params(args, **params))
                 keep(rec)
                 progress(rec)

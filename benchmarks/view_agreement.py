@@ -1,0 +1,152 @@
+"""Agreement between augmented views as a second judge of the re-pairing step (issue 13; a study, no default changed).
+
+The re-pairing step (``refine_pairs``) refuses some re-paired heads that were right: on the
+rotated digits, on digits 16×16 with 2 torch threads (seed 0) and on digits as vectors (seed 2)
+the right copy ties the control (the head refined further) on the selection score and on the share
+of neighbour pairs it cuts, so no neighbour-based rule takes it without also taking harmful ones.
+This study asks whether a signal the neighbour graph does not hold tells them apart: how often a
+head puts an augmented view of a sample (the fit's own augmentation) in the same cluster as the
+sample itself. A partition that cuts a class along a style the augmentations change should agree
+less with itself across views than one that follows the classes.
+
+Per fit, the C2BIN phase is fitted once (``refine=None``) and refined as ``fit`` does
+(``refined_copy``, default parameters). During the re-pairing step of the primary scale the study
+records, for the control, each re-paired copy (refined) and the head as it was: the selection
+score, the share of neighbour pairs its partition cuts, its agreement across views (the share of
+samples whose cluster on an augmented view is their cluster un-augmented, mean over
+``VIEWS`` views drawn with a fixed seed), admissibility and, for scoring only, its ACC.
+The report applies three rules to those records: the default's, *views* (the copy with the
+highest view agreement among the admissible ones that agree across views more than both the head
+and the control and cut fewer pairs than the worse of the two) and *default, else views*.
+
+Labels are used only for scoring. Run (one JSON line per fit appended to --out):
+    OMP_NUM_THREADS=1 python benchmarks/view_agreement.py --data d-rotated digits-one3x --seeds 0 1 3
+    python benchmarks/view_agreement.py --report
+``--smoke`` runs one small fit of 200 digits as vectors into a temporary file.
+"""
+
+import copy
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import c2bin_phase, markdown_row, read_records, refined_copy, scores, study_main  # noqa: E402
+from _sets import DATASETS, VECTORS  # noqa: E402
+
+from skc2bin.augment import resolve_augmentation  # noqa: E402
+from skc2bin.training import refine as R  # noqa: E402
+
+#: Augmented views per sample.
+VIEWS = 4
+
+
+@torch.no_grad()
+def view_features(est, X, views=VIEWS, seed=0):
+    """The online backbone's output (eval mode) on ``views`` augmented copies of ``X``, drawn with
+    the fit's augmentation from a generator seeded with ``seed``."""
+    net = est.net_
+    pre, backbone = net.module_.preprocessor, net.module_.backbone
+    augment = resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, net.device)
+    x = torch.as_tensor(np.asarray(est._checked_data(X, reset=False)[0]), dtype=torch.float32, device=net.device)
+    generator = torch.Generator(device=net.device).manual_seed(seed)
+    net.module_.eval()
+    return [torch.cat([backbone(pre.after_augment(augment(pre.before_augment(x[i:i + 256]), generator)))
+                       for i in range(0, len(x), 256)]) for _ in range(views)]
+
+
+def view_agreement(head, features, views):
+    """Share of samples whose cluster on an augmented view is their cluster un-augmented, mean over views."""
+    base = R.predicted_clusters(head, features)
+    return float(np.mean([float((R.predicted_clusters(head, v) == base).double().mean()) for v in views]))
+
+
+def study(name, seed, args):
+    X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
+    views = view_features(est, X)
+    steps = []
+    original = R._refine_into
+
+    def spy(head, candidates, features, neighbors, *, control=False, **kwargs):
+        as_was = copy.deepcopy(head)
+        out = original(head, candidates, features, neighbors, control=control, **kwargs)
+        if control and not steps:  # the primary scale's re-pairing step
+            heads = [*candidates, as_was]
+            probabilities = [R._probabilities(h, features) for h in heads]
+            steps.append({"sel": out[1].tolist(), "cut": R._cut_shares(probabilities, neighbors).tolist(),
+                          "views": [view_agreement(h, features, views) for h in heads],
+                          "admissible": out[2].tolist(), "replaced": out[3],
+                          "acc": [scores(y, p.argmax(1).cpu().numpy())[0] for p in probabilities]})
+        return out
+
+    R._refine_into = spy
+    try:
+        refined = refined_copy(est, X, refine="neighbors")
+    finally:
+        R._refine_into = original
+    return {"data": name, "seed": seed, "fit_s": fit_s, "threads": torch.get_num_threads(),
+            "default": scores(y, refined.labels_)[0], "step": steps[0] if steps else None}
+
+
+def chosen(step, rule):
+    """Index of the re-paired copy ``rule`` takes from a recorded step (control 0, head last), or None."""
+    sel, cut, views, adm = (np.asarray(step[k], dtype=float) for k in ("sel", "cut", "views", "admissible"))
+    control, head, copies = 0, len(sel) - 1, range(1, len(sel) - 1)
+    if rule == "default":
+        ok = [i for i in copies if adm[i] and sel[i] < min(sel[control], sel[head])
+              and cut[i] < min(cut[control], cut[head])]
+        return min(ok, key=lambda i: sel[i]) if ok else None
+    if rule == "views":
+        ok = [i for i in copies if adm[i] and views[i] > max(views[control], views[head])
+              and cut[i] < max(cut[control], cut[head])]
+        return max(ok, key=lambda i: views[i]) if ok else None
+    first = chosen(step, "default")
+    return first if first is not None else chosen(step, "views")
+
+
+RULES = ("default", "views", "default, else views")
+
+
+def summary(r):
+    if r["step"] is None:
+        return f"{r['data']} seed {r['seed']}: no re-pairing step ran; default {r['default']:.3f}"
+    s = r["step"]
+    names = ["control", *[f"copy {i}" for i in range(1, len(s["sel"]) - 1)], "head"]
+    lines = [f"{r['data']} seed {r['seed']} ({r['threads']} threads): default {r['default']:.3f}"]
+    lines += [f"  {n:8s} sel {s['sel'][i]:.4f} cut {s['cut'][i]:.4f} views {s['views'][i]:.4f} acc {s['acc'][i]:.3f}"
+              for i, n in enumerate(names)]
+    return "\n".join(lines)
+
+
+def report(path):
+    """Per fit: the head's ACC before the step, then the ACC each rule gives (* where it takes a copy),
+    and the view agreement of the control, the head and the best re-paired copy by ACC."""
+    recs = read_records(path, key=("data", "seed", "threads"))
+    print("| data | seed | threads | head before the step | " + " | ".join(f"rule: {r}" for r in RULES)
+          + " | view agreement: control / head / best copy by ACC (its ACC) |")
+    print("|---|---|---|---|" + "---|" * len(RULES) + "---|")
+    for (name, seed, threads), r in sorted(recs.items()):
+        s = r["step"]
+        if s is None:
+            continue
+        acc, views = s["acc"], s["views"]
+        cells = []
+        for rule in RULES:
+            i = chosen(s, rule)
+            cells.append(f"{acc[-1]:.3f}" if i is None else f"{acc[i]:.3f}*")
+        best = 1 + int(np.argmax(acc[1:-1]))
+        print(markdown_row(name, seed, threads, f"{acc[-1]:.3f}", *cells,
+                           f"{views[0]:.4f} / {views[-1]:.4f} / {views[best]:.4f} ({acc[best]:.3f})"))
+
+
+def main():
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+               default_out=str(HERE / "results" / "view_agreement.jsonl"), smoke_data="digits-vectors",
+               seeds=[0])
+
+
+if __name__ == "__main__":
+    main()

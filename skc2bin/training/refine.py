@@ -563,7 +563,8 @@ def _cut_shares(probabilities, neighbors):
     soft consistency loss, which also counts how sure a head is: there a
     re-paired copy, as consistent but less sure than the refined head, lost
     re-pairings that were right (anisotropic blobs: ACC 0.69 -> 0.96;
-    ``docs/benchmarks.md``, "Re-pairing two linked clusters")."""
+    ``docs/benchmarks.md``, "The re-pairing's second condition on the hard
+    partition")."""
     return torch.tensor([1.0 - neighbor_agreement(p.argmax(1), neighbors) for p in probabilities],
                         dtype=torch.float64)
 

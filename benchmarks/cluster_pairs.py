@@ -87,7 +87,8 @@ def study(name, seed, args):
 
 def summary(r):
     return f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f}, " + ", ".join(
-        f"{v} {r[v]['acc']:.3f}{' (re-paired)' if r[v]['paired'] else ''}" for v in [*VARIANTS, SOFT, SCORE_ONLY] if v in r)
+        f"{v} {r[v]['acc']:.3f}{' (re-paired)' if r[v]['paired'] else ''}"
+        for v in [*VARIANTS, SOFT, SCORE_ONLY] if v in r)
 
 
 def report(path):

@@ -442,31 +442,32 @@ class C2BINNet(NeuralNet):
         after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         network.train()
         changed = [_share_changed(b, a) for b, a in zip(before, after)]
-        self.history.record("refine_loss", info["losses"][0][-1] if info["losses"][0] else float("nan"))
-        self.history.record("refine_losses", info["losses"][0])
-        self.history.record("refine_changed", changed[0])
-        self.history.record("refine_scores", info["scores"][0])
-        self.history.record("refine_admissible", info["admissible"][0])
-        self.history.record("refine_kept", info["kept"][0])
-        self.history.record("refine_graph", bool(info["graph"][0]))
-        self.history.record("refine_paired", info["paired"][0])
-        self.history.record("refine_per_scale", [
-            {"n_clusters": network.heads[i].n_clusters,
-             "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],
-             "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
-             "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
-            for s, i in enumerate(network.selected.tolist())
-        ])
-        self.history.record("refine_space", space)
-        self.history.record("refine_dur", time.perf_counter() - start)
+        record = {
+            "refine_loss": info["losses"][0][-1] if info["losses"][0] else float("nan"),
+            "refine_losses": info["losses"][0],
+            "refine_changed": changed[0],
+            "refine_scores": info["scores"][0],
+            "refine_admissible": info["admissible"][0],
+            "refine_kept": info["kept"][0],
+            "refine_graph": bool(info["graph"][0]),
+            "refine_paired": info["paired"][0],
+            "refine_per_scale": [
+                {"n_clusters": network.heads[i].n_clusters,
+                 "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],
+                 "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
+                 "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
+                for s, i in enumerate(network.selected.tolist())
+            ],
+            "refine_space": space,
+            "refine_dur": time.perf_counter() - start,
+        }
         if distributed is not None:
             for tensor in network.heads.state_dict().values():
                 distributed.broadcast_(tensor)
             distributed.broadcast_(network.selected)
-            keys = ("refine_loss", "refine_losses", "refine_changed", "refine_scores", "refine_admissible",
-                    "refine_kept", "refine_graph", "refine_paired", "refine_per_scale", "refine_space", "refine_dur")
-            for key, value in distributed.broadcast_object({k: self.history[-1][k] for k in keys}).items():
-                self.history.record(key, value)
+            record = distributed.broadcast_object(record)
+        for key, value in record.items():
+            self.history.record(key, value)
         if self.verbose and is_main_process(self):
             print(refine_summary(self.history[-1]), flush=True)
         return self

@@ -22,9 +22,9 @@ Labels are used only for scoring. Run (one torch thread; one JSON line per fit a
 ``--smoke`` refines one small fit of 200 digits as vectors into a temporary file.
 """
 
-import contextlib
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
@@ -47,7 +47,6 @@ SCORE_ONLY = "re-paired, selection score only"
 SOFT = "re-paired, soft consistency"
 
 
-@contextlib.contextmanager
 def _score_only():
     """Within: the re-paired copies are judged by step 4's rule alone (the control copy dropped)."""
     original = R._refine_into
@@ -55,23 +54,16 @@ def _score_only():
     def judge(head, candidates, *args, control=False, **kwargs):
         return original(head, candidates[1:] if control else candidates, *args, **kwargs)
 
-    R._refine_into = judge
-    try:
-        yield
-    finally:
-        R._refine_into = original
+    return mock.patch.object(R, "_refine_into", judge)
 
 
-@contextlib.contextmanager
 def _soft_consistency():
     """Within: the second condition compares the consistency loss (``_scores`` with no entropy
     term) instead of the share of neighbour pairs cut."""
-    original = R._cut_shares
-    R._cut_shares = lambda probabilities, neighbors: R._scores(probabilities, neighbors, 0.0)
-    try:
-        yield
-    finally:
-        R._cut_shares = original
+    def consistency(probabilities, neighbors):
+        return R._scores(probabilities, neighbors, 0.0)
+
+    return mock.patch.object(R, "_cut_shares", consistency)
 
 
 def study(name, seed, args):

@@ -721,12 +721,12 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
             seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
             index = torch.as_tensor(members, device=features.device)
             sub_neighbors = mine_neighbors(rows[index], neighbors.shape[1], metric=metric)
-            halves.append((members, graph_partition(sub_neighbors, 2, seed=seed)))
-        if any(h is None for _, h in halves):
+            halves.append(graph_partition(sub_neighbors, 2, seed=seed))
+        if any(h is None for h in halves):
             continue  # a cluster too small to halve, or no convergence
         masked = np.where(use, labels, -1)  # members left out of a large cluster's subset: not distilled
         sub = features if use.all() else features[torch.as_tensor(np.flatnonzero(use), device=features.device)]
-        for partition in crossed_partitions(masked, a, b, halves[0][1], halves[1][1]):
+        for partition in crossed_partitions(masked, a, b, *halves):
             candidate = copy.deepcopy(head)
             distill_head(candidate, sub, partition[use], generator=generator, **training)
             candidates.append(candidate)

@@ -95,10 +95,9 @@ def chosen(step, rule):
     """Index of the re-paired copy ``rule`` takes from a recorded step (control 0, head last), or None."""
     sel, cut, views, adm = (np.asarray(step[k], dtype=float) for k in ("sel", "cut", "views", "admissible"))
     control, head, copies = 0, len(sel) - 1, range(1, len(sel) - 1)
-    if rule == "default":
-        ok = [i for i in copies if adm[i] and sel[i] < min(sel[control], sel[head])
-              and cut[i] < min(cut[control], cut[head])]
-        return min(ok, key=lambda i: sel[i]) if ok else None
+    if rule == "default":  # the library's own rule, on the recorded numbers
+        return R._chosen_candidate(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
+                                   torch.tensor(step["cut"], dtype=torch.float64))
     if rule == "views":
         ok = [i for i in copies if adm[i] and views[i] > max(views[control], views[head])
               and cut[i] < max(cut[control], cut[head])]

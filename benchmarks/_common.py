@@ -26,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test
 from sklearn.neighbors import KNeighborsClassifier
 
 import skc2bin
+from skc2bin.augment import resolve_augmentation
 from skc2bin.metrics import clustering_accuracy
 
 #: Samples a ``--smoke`` run keeps of each data set.
@@ -161,7 +162,8 @@ def refined_copy(est, X, prepare=None, **params):
     if prepare is not None:
         prepare(refined)
     Xt, _ = refined._checked_data(X, reset=False)
-    refined._refine(refined.net_, Xt, True)
+    augment = resolve_augmentation(refined.augmentation, refined.input_spec_.sample_shape, refined.net_.device)
+    refined._refine(refined.net_, Xt, True, augment)
     labels = refined._infer(refined.net_, Xt)[1]
     refined._set_fitted_state({**refined._get_fitted_state(), "labels_per_scale": labels})
     return refined

@@ -11,14 +11,19 @@ of that fit exactly as ``fit`` does (``refined_copy``) with each setting, and re
 ARI, whether a re-pairing replaced the primary head and the refinement's seconds. Two more
 variants judge the re-paired copies by rules the default replaced, kept to show why: by the
 selection score alone (no control copy of the head, no second condition), and with the second
-condition read on the soft consistency loss rather than on the share of neighbour pairs cut.
-(``cluster_pairs.jsonl`` holds the run before that last change, whose default was the soft rule.)
+condition read on the soft consistency loss rather than on the share of neighbour pairs cut. One
+more, *no views*, is the default without its fallback for images (a copy the neighbour rule refuses
+taken by its agreement across augmented views, ``_chosen_by_views``): the default until 2026-11-27.
+``--rules`` picks which of these three run beside the two settings (default: all).
+(``cluster_pairs.jsonl`` holds the run before the soft rule was replaced, whose default it was;
+``cluster_pairs_cut.jsonl`` the run before the views fallback, whose default is *no views*.)
 
 Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
-    OMP_NUM_THREADS=1 python benchmarks/cluster_pairs.py --data vectors --seeds 0 1 2 3 4 \
-        --out benchmarks/results/cluster_pairs_cut.jsonl
-    python benchmarks/cluster_pairs.py --report --out benchmarks/results/cluster_pairs_cut.jsonl
-``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there).
+    OMP_NUM_THREADS=1 python benchmarks/cluster_pairs.py --data images --seeds 0 1 2 3 4 --rules no-views \
+        --out benchmarks/results/cluster_pairs_views.jsonl
+    python benchmarks/cluster_pairs.py --report --out benchmarks/results/cluster_pairs_views.jsonl
+``--data`` takes data sets of benchmarks/_sets.py, ``vectors`` (every feature-vector set there) or
+``images`` (every image set).
 ``--smoke`` refines one small fit of 200 digits as vectors into a temporary file.
 """
 
@@ -27,6 +32,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -45,6 +51,7 @@ VARIANTS = {"refine_pairs=0": {"refine_pairs": 0}, "refine_pairs=2 (default)": {
 #: (no entropy term) instead of the share of neighbour pairs cut (the default until 2026-11-27).
 SCORE_ONLY = "re-paired, selection score only"
 SOFT = "re-paired, soft consistency"
+NO_VIEWS = "re-paired, no views"
 
 
 def _score_only():
@@ -66,21 +73,31 @@ def _soft_consistency():
     return mock.patch.object(R, "_cut_shares", consistency)
 
 
+def _no_views():
+    """Within: the re-pairing step has no fallback by agreement across views (it never takes a
+    copy the neighbour rule refuses)."""
+    return mock.patch.object(R, "_chosen_by_views", lambda *args: None)
+
+
+#: ``--rules`` name -> (variant name, the context that applies its rule).
+RULES = {"no-views": (NO_VIEWS, _no_views), "soft": (SOFT, _soft_consistency), "score-only": (SCORE_ONLY, _score_only)}
+
+
 def study(name, seed, args):
     X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0],
-              **refined_variants(est, X, y, VARIANTS)}
-    with _soft_consistency():
-        record.update(refined_variants(est, X, y, {SOFT: {}}))
-    with _score_only():
-        record.update(refined_variants(est, X, y, {SCORE_ONLY: {}}))
+              "threads": torch.get_num_threads(), **refined_variants(est, X, y, VARIANTS)}
+    for rule in args.rules:
+        variant, context = RULES[rule]
+        with context():
+            record.update(refined_variants(est, X, y, {variant: {}}))
     return record
 
 
 def summary(r):
     return f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f}, " + ", ".join(
         f"{v} {r[v]['acc']:.3f}{' (re-paired)' if r[v]['paired'] else ''}"
-        for v in [*VARIANTS, SOFT, SCORE_ONLY] if v in r)
+        for v in [*VARIANTS, NO_VIEWS, SOFT, SCORE_ONLY] if v in r)
 
 
 def report(path):
@@ -90,7 +107,7 @@ def report(path):
     recs = read_records(path)
     names = list(dict.fromkeys(name for name, _ in sorted(recs)))
     old, new = VARIANTS
-    rules = [v for v in (new, SOFT, SCORE_ONLY) if any(v in r for r in recs.values())]
+    rules = [v for v in (new, NO_VIEWS, SOFT, SCORE_ONLY) if any(v in r for r in recs.values())]
     print(f"| data | seeds | {old}: ACC mean (worst) | {new}: ACC mean (worst) | NMI / ARI mean, before → after | "
           + " | ".join(f"{v}: ACC per seed (* re-paired)" for v in rules)
           + " | refinement s, before → after | C2BIN phase s |")
@@ -107,9 +124,15 @@ def report(path):
 
 
 def main():
-    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+    study_main(__doc__, study, summary, report, datasets=DATASETS,
+               groups={"vectors": VECTORS, "images": [d for d in DATASETS if d not in VECTORS]},
                default_out=str(HERE / "results" / "cluster_pairs.jsonl"), smoke_data="digits-vectors",
-               seeds=[0, 1, 2, 3, 4])
+               seeds=[0, 1, 2, 3, 4], add_arguments=_add_arguments)
+
+
+def _add_arguments(parser):
+    parser.add_argument("--rules", nargs="*", default=list(RULES), choices=list(RULES),
+                        help="the other rules to run beside the two settings (default: all)")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ VIEWS = 4
 @torch.no_grad()
 def view_features(est, X, views=VIEWS, seed=0):
     """The online backbone's output (eval mode) on ``views`` augmented copies of ``X``, drawn with
-    the fit's augmentation from a generator seeded with ``seed``."""
+    the fit's augmentation from a generator seeded with ``seed``, in batches of 256. (The library's
+    ``C2BINNet.augmented_representation``, written after this study, batches by the net's batch
+    size, so its draws differ; this one is kept so that the records reproduce.)"""
     net = est.net_
     pre, backbone = net.module_.preprocessor, net.module_.backbone
     augment = resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, net.device)
@@ -59,9 +61,9 @@ def view_features(est, X, views=VIEWS, seed=0):
 
 
 def view_agreement(head, features, views):
-    """Share of samples whose cluster on an augmented view is their cluster un-augmented, mean over views."""
-    base = R.predicted_clusters(head, features)
-    return float(np.mean([float((R.predicted_clusters(head, v) == base).double().mean()) for v in views]))
+    """Share of samples whose cluster on an augmented view is their cluster un-augmented, mean over
+    views (``R.view_agreement``, every view covering every row)."""
+    return float(R.view_agreement([head], features, [(slice(None), v) for v in views])[0])
 
 
 def study(name, seed, args):
@@ -93,15 +95,12 @@ def study(name, seed, args):
 
 def chosen(step, rule):
     """Index of the re-paired copy ``rule`` takes from a recorded step (control 0, head last), or None."""
-    sel, cut, views, adm = (np.asarray(step[k], dtype=float) for k in ("sel", "cut", "views", "admissible"))
-    control, head, copies = 0, len(sel) - 1, range(1, len(sel) - 1)
     if rule == "default":  # the library's own rule, on the recorded numbers
         return R._chosen_candidate(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
                                    torch.tensor(step["cut"], dtype=torch.float64))
-    if rule == "views":
-        ok = [i for i in copies if adm[i] and views[i] > max(views[control], views[head])
-              and cut[i] < max(cut[control], cut[head])]
-        return max(ok, key=lambda i: views[i]) if ok else None
+    if rule == "views":  # the library's fallback for images (since 2026-11-27)
+        return R._chosen_by_views(torch.tensor(step["admissible"]), torch.tensor(step["cut"], dtype=torch.float64),
+                                  lambda: torch.tensor(step["views"], dtype=torch.float64))
     first = chosen(step, "default")
     return first if first is not None else chosen(step, "views")
 

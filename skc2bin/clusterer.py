@@ -216,7 +216,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         head itself. The best replaces the head if no cluster is below the
         floor, it is lower than both the head and that refined copy on the
         selection score, and its partition cuts a smaller share of the
-        neighbour pairs than both. It mends
+        neighbour pairs than both. For images, where no copy passes, the
+        copy that agrees with itself across augmented views (the fit's
+        ``augmentation``) more than both the head and that refined copy,
+        and cuts fewer pairs than the worse of the two, is taken
+        (``docs/method.md``, step 6). It mends
         a head that drew two classes as two clusters holding half of each,
         cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,
@@ -740,24 +744,27 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         (in a data-parallel fit, an error says which process raised it)."""
         try:
             net.train_epochs(Xt, epochs, augment, self._num_workers(), distributed=context)
-            self._refine(net, Xt, refine, context)
+            self._refine(net, Xt, refine, augment, context)
             return self._infer(net, Xt, distributed=context)[1]
         except Exception as exc:
             if context is not None and not isinstance(exc, (TrainingDivergedError, DistributedError)):
                 context.note_failure(exc)
             raise
 
-    def _refine(self, net, Xt, refine, context=None):
+    def _refine(self, net, Xt, refine, augment, context=None):
         """The refinement phase, when this call refines (``fit``, not
         ``partial_fit``), ``refine`` is set and training was not interrupted.
         In a data-parallel fit every process refines the same samples from
-        the same seed, and rank 0's result is kept by all."""
+        the same seed, and rank 0's result is kept by all. For images, the
+        re-pairing step may also judge by agreement across views of
+        ``augment``, the fit's augmentation (for vectors, a corruption and
+        noise, that signal picked wrong copies: ``docs/benchmarks.md``)."""
         if refine and self.refine is not None and net.interrupted_ is None:
+            is_image = net.module_.preprocessor.is_image
             net.refine(Xt, n_neighbors=self.refine_neighbors, epochs=self.refine_epochs, prior=self.size_prior,
                        floor=self.size_prior_floor, prior_weight=self.entropy_weight, graph=self.refine_graph,
-                       pairs=self.refine_pairs,
-                       space=resolve_refine_space(self.refine_space, net.module_.preprocessor.is_image),
-                       distributed=context)
+                       pairs=self.refine_pairs, space=resolve_refine_space(self.refine_space, is_image),
+                       augment=augment if is_image else None, distributed=context)
 
     # ------------------------------------------------------------ fitted state
     def _get_fitted_state(self):

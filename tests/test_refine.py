@@ -233,6 +233,50 @@ def test_chosen_candidate_hand_values(scores, admissible, cuts, chosen):
     assert _chosen_candidate(torch.tensor(scores), torch.tensor(admissible), cuts) == chosen
 
 
+# Layout: the control, two re-paired copies, then (cuts, agreements only) the head.
+@pytest.mark.parametrize("admissible, cuts, agreements, chosen", [
+    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.95, 0.97, 0.96, 0.96], 1),    # most agreement wins
+    ([True, False, True], [0.10, 0.09, 0.08, 0.10], [0.95, 0.97, 0.96, 0.96], None),  # 1 not admissible, 2 ties
+    ([True, True, True], [0.10, 0.09, 0.08, 0.07], [0.95, 0.97, 0.96, 0.96], 1),    # under the worse cut: 0.10
+    ([True, True, True], [0.10, 0.10, 0.11, 0.07], [0.95, 0.97, 0.98, 0.96], None),  # neither cuts less than 0.10
+    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.98, 0.97, 0.96, 0.90], None),  # the control agrees most
+    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.90, 0.97, 0.96, 0.98], None),  # the head agrees most
+    ([True, True, True], [0.05, 0.09, 0.08, 0.10], [0.99, 0.99, 0.99, 0.99], None),  # the control: never chosen
+])
+def test_chosen_by_views_hand_values(admissible, cuts, agreements, chosen):
+    from skc2bin.training.refine import _chosen_by_views
+
+    called = []
+
+    def agree():
+        called.append(True)
+        return torch.tensor(agreements, dtype=torch.float64)
+
+    cuts = torch.tensor(cuts, dtype=torch.float64)
+    assert _chosen_by_views(torch.tensor(admissible), cuts, agree) == chosen
+    # the views are computed only where an admissible copy passes the cut condition
+    assert called == ([True] if any(a and c < max(cuts[0], cuts[-1]) for a, c in
+                                    zip(admissible[1:], cuts[1:-1])) else [])
+
+
+def test_view_agreement_hand_values():
+    from skc2bin.training.refine import view_agreement
+
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [1.0, 3.0]])  # argmax 0, 1, 0, 1
+    identity, swap = torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(2))
+        swap.weight.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+    heads = [torch.nn.Sequential(h, torch.nn.Softmax(1)) for h in (identity, swap)]
+    # view 1 flips row 0, view 2 (rows 2-3 only, by index) flips row 3
+    views = [(slice(0, 2), torch.tensor([[0.0, 1.0], [0.0, 1.0]])),
+             (torch.tensor([2, 3]), torch.tensor([[2.0, 1.0], [3.0, 1.0]]))]
+    # same cluster as the sample itself: rows 1, 2 of 4 under either head (a swap relabels, it agrees alike)
+    assert view_agreement(heads, features, views).tolist() == pytest.approx([0.5, 0.5])
+    assert view_agreement(heads, features, views[:1]).tolist() == pytest.approx([0.5, 0.5])
+    assert view_agreement(heads[:1], features, [(slice(None), features)]).tolist() == [1.0]
+
+
 def _two_cliques(sizes):
     """Neighbour lists of disjoint groups, each sample's neighbours inside its group."""
     rows, start = [], 0
@@ -416,6 +460,52 @@ def test_network_inputs_are_the_standardised_rows_and_representation_is_transfor
     # Pixels mapped to [0, 1] with the range seen in fit, then standardised (one channel).
     unit = (Xd - Xd.min()) / (Xd.max() - Xd.min())
     np.testing.assert_allclose(rows.numpy(), (unit - unit.mean()) / unit.std(), rtol=1e-3, atol=1e-3)
+
+
+def test_augmented_representation_covers_every_row_per_view_and_is_seeded(digits_small):
+    from skc2bin.augment import resolve_augmentation
+
+    Xd = digits_small[0][:50]
+    est = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 1, "refine": None, "image_shape": (8, 8),
+                            "batch_size": 16}).fit(Xd)
+    net, augment = est.net_, resolve_augmentation("grayscale", (1, 8, 8))
+
+    def views(seed, n_views=2, augmentation=augment):
+        return list(net.augmented_representation(Xd, augmentation, n_views, seed))
+
+    first = views(0)
+    rows = [r for r, _ in first]
+    assert len(rows) == 2 * 4  # batches of 16 of 50 rows, twice
+    covered = torch.cat([torch.arange(50)[r] for r in rows])
+    assert torch.equal(covered.sort().values, torch.arange(50).repeat_interleave(2))
+    assert all(f.shape == (len(torch.arange(50)[r]), net.module_.rep_dim) for r, f in first)
+    again, other = views(0), views(1)
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(first, again))  # the seed fixes the views
+    assert not all(torch.equal(a, b) for (_, a), (_, b) in zip(first, other))
+    # without augmentation, a view is the representation itself
+    plain = torch.cat([f for _, f in views(0, 1, resolve_augmentation("none", (1, 8, 8)))])
+    torch.testing.assert_close(plain, net.representation(Xd))
+
+
+def test_views_judge_the_re_pairing_of_images_only(blobs3, digits_small, monkeypatch):
+    """fit hands refine_scales a source of augmented views for images (the
+    re-pairing step's fallback judge), none for feature vectors."""
+    import skc2bin.training.net as net_module
+
+    seen = []
+    original = net_module.refine_scales
+
+    def spy(*args, views=None, **kwargs):
+        seen.append(views)
+        return original(*args, views=views, **kwargs)
+
+    monkeypatch.setattr(net_module, "refine_scales", spy)
+    params = {**TINY, "n_clusters": 3, "max_epochs": 1, "refine_epochs": 1}
+    C2BINClusterer(**params).fit(blobs3)
+    C2BINClusterer(**params, image_shape=(8, 8)).fit(digits_small[0][:50])
+    assert seen[0] is None and callable(seen[1])
+    rows, features = next(iter(seen[1]()))
+    assert features.ndim == 2 and len(features) == len(torch.arange(50)[rows])
 
 
 def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):

@@ -62,7 +62,8 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, SPACE_METRICS, predicted_clusters, refine_outcome, refine_scales, refine_summary
+from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, predicted_clusters, refine_outcome, refine_scales
+from .refine import refine_summary
 from .refine import weigh_inputs
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
@@ -381,7 +382,7 @@ class C2BINNet(NeuralNet):
         return self
 
     def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, graph=True,
-               pairs=2, space="representation", distributed=None):
+               pairs=2, space="representation", augment=None, distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -413,6 +414,12 @@ class C2BINNet(NeuralNet):
         standardised features for vectors), or in that input with each
         column weighted by the representation
         (``space='weighted-input'``, :func:`~skc2bin.training.refine.weigh_inputs`).
+        With ``augment`` (``augment(batch, generator)``; the clusterer passes
+        its augmentation for images only), the re-pairing step may also judge
+        its copies by their agreement across
+        :data:`~skc2bin.training.refine.VIEWS` augmented views of ``X``
+        (:meth:`augmented_representation`), drawn where needed from a seed of
+        their own, so that they change no other draw.
         Deterministic: seeded from the augmentation stream, after
         :meth:`train_epochs` saved its state. With a ``distributed`` context
         every process refines the same samples from the same seed (it is
@@ -432,12 +439,13 @@ class C2BINNet(NeuralNet):
         network = self.module_
         features = self.representation(X)
         neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
+        views = None if augment is None else (lambda: self.augmented_representation(X, augment, VIEWS, seed + 1))
         before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
             floor=floor, graph=graph, pairs=pairs, neighbor_space=neighbor_space,
-            metric=SPACE_METRICS[space], generator=generator,
+            metric=SPACE_METRICS[space], views=views, generator=generator,
         )
         after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         network.train()
@@ -478,6 +486,26 @@ class C2BINNet(NeuralNet):
         one tensor of shape ``(n_samples, rep_dim)`` on the device: the
         features every prediction uses."""
         return torch.cat([y for y, *_ in self.forward_iter(X, training=False, device=self.device)])
+
+    def augmented_representation(self, X, augment, n_views, seed):
+        """The online backbone's output (eval mode) on ``n_views`` augmented
+        views of ``X``, batch by batch: yields ``(rows, features)``, ``rows``
+        the slice of ``X`` the batch holds. Each view is drawn with
+        ``augment(batch, generator)`` from one generator on the device seeded
+        with ``seed``, as in training (:meth:`make_views`); nothing is kept,
+        so memory stays one batch whatever ``n_views``."""
+        pre, backbone = self.module_.preprocessor, self.module_.backbone
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.module_.eval()
+        for _ in range(n_views):
+            start = 0
+            for batch in self.get_iterator(self.get_dataset(X), training=False):
+                x = self.to_device(unpack_data(batch)[0])
+                with torch.no_grad(), self._autocast():
+                    view = self._layout(pre.after_augment(augment(pre.before_augment(x), generator)))
+                    out = backbone(view).float()
+                yield slice(start, start + len(x)), out
+                start += len(x)
 
     @torch.no_grad()
     def neighbor_rows(self, X, space, features, n_neighbors):

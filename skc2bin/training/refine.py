@@ -49,7 +49,12 @@ representation:
    distilled into a copy of the head and refined as in step 3, beside a
    copy of the head itself; the best replaces the head if admissible,
    lower than both the head and its refined copy on the selection score,
-   and cuts fewer neighbour pairs than both. Every head of steps 3-5 can draw two
+   and cuts fewer neighbour pairs than both. For images, where no copy
+   passes that rule, the copy that agrees with itself across augmented
+   views (``views``, :func:`view_agreement`) more than both the head and
+   its refined copy replaces the head, if admissible and cutting fewer
+   neighbour pairs than the worse of the two (:func:`_chosen_by_views`).
+   Every head of steps 3-5 can draw two
    classes as two clusters that each hold half of both, cut along another
    axis (digits as vectors: ones and eights split by style, ACC 0.85); the
    refinement's gradient steps do not leave that optimum, though the
@@ -78,7 +83,7 @@ import torch
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "linked_pairs", "crossed_partitions",
+           "linked_pairs", "crossed_partitions", "view_agreement", "VIEWS",
            "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
            "neighbor_agreement", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "SPACE_METRICS",
            "MIN_LAPLACIAN_SCORE", "laplacian_scores", "weigh_inputs", "refine_outcome", "refine_summary"]
@@ -90,6 +95,10 @@ MAX_SAMPLES = 20_000
 #: The graph candidate's spectral partition uses at most this many of them
 #: (a random subset beyond; see ``_take_graph_candidate``).
 GRAPH_MAX_SAMPLES = 5_000
+
+#: Augmented views per sample with which the re-pairing step's fallback for
+#: images judges a head's agreement with itself (:func:`view_agreement`).
+VIEWS = 4
 
 #: The graph candidate must lower the neighbour-consistency loss by at least
 #: this share of the head's to replace it: where the two are within a few per
@@ -416,7 +425,7 @@ def _scores(probabilities, neighbors, prior_weight, chunk_size=4096):
 
 def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
                   prior="floor", prior_weight=1.0, floor=0.1, graph=True, pairs=2, neighbor_space=None,
-                  metric="cosine", generator=None):
+                  metric="cosine", views=None, generator=None):
     """Refine every scale's heads of a :class:`~skc2bin.networks.C2BINNetwork` in place.
 
     Per scale, copies of the ``n_init`` heads are trained with
@@ -447,7 +456,15 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     clusters re-paired, for each of the ``pairs`` pairs of clusters most
     linked in the neighbour graph (``_take_crossed_pairs``: the halves of the
     two clusters joined across the pair, distilled, refined and judged by
-    the same rule).
+    the same rule; with ``views``, a copy that rule refuses may still
+    replace the head by its agreement across augmented views,
+    :func:`_chosen_by_views`).
+
+    ``views`` (images; default None: no such fallback) is a callable that
+    returns an iterable of ``(rows, view_features)``: the representation of
+    an augmented view of ``features[rows]``, every row once per view (see
+    :func:`view_agreement`). It is called only where the fallback is
+    needed, so the views cost nothing elsewhere.
 
     The neighbours are mined in ``neighbor_space`` (rows matching
     ``features``; default: ``features`` themselves) with ``metric``
@@ -488,11 +505,12 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         info["paired"].append(pairs > 0 and bool(_take_crossed_pairs(
             current, features, neighbors, pairs=pairs, space=space, metric=metric, floor=floor, prior=prior,
             prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            generator=generator)))
+            views=views, generator=generator)))
     return info
 
 
-def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, control=False, **training):
+def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, control=False, views=None,
+                 **training):
     """Steps 3-4 of the refinement: train ``candidates`` (copies of heads) with
     :func:`refine_heads`, then load into ``head`` the admissible one scoring
     lowest on :func:`selection_scores`, if it scores lower than ``head``.
@@ -507,7 +525,9 @@ def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, 
     than refined is less sure of itself, which the soft loss counts against
     it. The second condition keeps the entropy term from deciding alone: a
     more balanced re-pairing that cut more neighbour pairs split the large
-    class of a digits set with one class 3x the others.
+    class of a digits set with one class 3x the others. Where no candidate
+    passes and ``views`` is given (``refine_scales``), :func:`_chosen_by_views`
+    may still take one by its :func:`view_agreement`.
 
     Returns
     -------
@@ -526,7 +546,11 @@ def _refine_into(head, candidates, features, neighbors, *, floor, prior_weight, 
     # candidate. The floor prior acts per batch, where it hardly binds for many clusters (k=100,
     # 256 samples: a tenth of a sample), and the consistency term gains by emptying clusters.
     admissible = torch.tensor([_admissible(p, floor) for p in probabilities[:-1]])
-    best = _chosen_candidate(scores, admissible, _cut_shares(probabilities, neighbors) if control else None)
+    cuts = _cut_shares(probabilities, neighbors) if control else None
+    best = _chosen_candidate(scores, admissible, cuts)
+    if best is None and control and views is not None:
+        best = _chosen_by_views(admissible, cuts,
+                                lambda: view_agreement([*candidates, head], features, views(), probabilities))
     if best is not None:
         head.load_state_dict(candidates[best].state_dict())
     return losses, scores, admissible, best is not None
@@ -553,6 +577,71 @@ def _chosen_candidate(scores, admissible, cuts=None):
         eligible = eligible.masked_fill(cuts[:-1] >= torch.minimum(cuts[0], cuts[-1]), math.inf)
     best = int(eligible.argmin())
     return best if bool(eligible[best] < bar) else None
+
+
+def _chosen_by_views(admissible, cuts, agreements):
+    """The re-pairing step's fallback for images (``_refine_into``), where
+    :func:`_chosen_candidate` took no copy: which copy replaces the head, if any.
+
+    ``admissible`` holds one bool per candidate (the control first);
+    ``cuts`` the share of neighbour pairs each partition cuts, then the
+    head's; ``agreements`` is a callable returning each one's
+    :func:`view_agreement` in the same layout as ``cuts`` (called only
+    where some admissible copy passes the cut condition). A copy qualifies
+    if admissible, cutting a smaller share than the worse of the control
+    and the head, and agreeing across views more than both; the one that
+    agrees most is chosen. Where a copy ties the control on both neighbour
+    criteria (to within a few thousandths), the neighbour graph cannot
+    tell them apart, and a partition that follows the classes changes less
+    under the augmentations than one cut along a style they vary
+    (``docs/benchmarks.md``, "Agreement across augmented views").
+
+    Returns the candidate's index (never 0, the control), or None.
+    """
+    eligible = admissible.clone()
+    eligible[0] = False
+    eligible &= cuts[:-1] < torch.maximum(cuts[0], cuts[-1])
+    if not bool(eligible.any()):
+        return None
+    agree = torch.as_tensor(agreements(), dtype=torch.float64)
+    eligible &= agree[:-1] > torch.maximum(agree[0], agree[-1])
+    if not bool(eligible.any()):
+        return None
+    return int(agree[:-1].masked_fill(~eligible, -math.inf).argmax())
+
+
+@torch.no_grad()
+def view_agreement(heads, features, views, probabilities=None):
+    """Per head, the share of (sample, augmented view) pairs in which the
+    head puts the view in the sample's own cluster.
+
+    Parameters
+    ----------
+    heads : list of torch.nn.Module
+    features : Tensor of shape (n_samples, rep_dim)
+        The un-augmented representation (the sample's own cluster is the
+        head's argmax there).
+    views : iterable of (rows, view_features)
+        ``view_features``: the representation of an augmented view of
+        ``features[rows]`` (``rows`` anything that indexes ``features``:
+        a slice, an index tensor); every row may come once per view.
+    probabilities : list of Tensor, optional
+        Each head's soft assignments of ``features``, where already computed.
+
+    Returns
+    -------
+    agreement : Tensor of shape (len(heads),), float64
+    """
+    if probabilities is None:
+        probabilities = [_probabilities(h, features) for h in heads]
+    own = [p.argmax(1) for p in probabilities]
+    same = torch.zeros(len(heads), dtype=torch.float64)
+    total = 0
+    for rows, view in views:
+        for i, head in enumerate(heads):
+            same[i] += int((predicted_clusters(head, view) == own[i][rows]).sum())
+        total += len(view)
+    return same / max(total, 1)
 
 
 def _cut_shares(probabilities, neighbors):
@@ -689,7 +778,7 @@ def crossed_partitions(labels, a, b, halves_a, halves_b):
 
 
 def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, space=None, metric="cosine",
-                        prior="floor", prior_weight=1.0, **training):
+                        prior="floor", prior_weight=1.0, views=None, **training):
     """Step 6: offer ``head`` its partition with two clusters re-paired; True where one replaced it.
 
     For each of the ``pairs`` pairs of clusters most linked in ``neighbors``
@@ -703,7 +792,9 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
     admissible, lower than both ``head`` and that refined copy on
     :func:`selection_scores`, and cuts fewer neighbour pairs than both
     (``_refine_into`` with ``control``): judged against the head alone by
-    the selection score, re-pairings lowered ACC on unequal classes.
+    the selection score, re-pairings lowered ACC on unequal classes. With
+    ``views`` (images), a copy that rule refuses may still replace the head
+    by :func:`_chosen_by_views`.
     """
     k = head.n_clusters
     labels = predicted_clusters(head, features).cpu().numpy()
@@ -733,7 +824,7 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
     if len(candidates) == 1:
         return False
     return _refine_into(head, candidates, features, neighbors, prior=prior, prior_weight=prior_weight, floor=floor,
-                        control=True, generator=generator, **training)[3]
+                        control=True, views=views, generator=generator, **training)[3]
 
 
 #: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).

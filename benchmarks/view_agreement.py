@@ -1,4 +1,4 @@
-"""Agreement between augmented views as a second judge of the re-pairing step (issue 13; a study, no default changed).
+"""Agreement between augmented views as a second judge of the re-pairing step (issue 13; since 2026-11-27 for images).
 
 The re-pairing step (``refine_pairs``) refuses some re-paired heads that were right: on the
 rotated digits, on digits 16×16 with 2 torch threads (seed 0) and on digits as vectors (seed 2)
@@ -14,10 +14,21 @@ Per fit, the C2BIN phase is fitted once (``refine=None``) and refined as ``fit``
 records, for the control, each re-paired copy (refined) and the head as it was: the selection
 score, the share of neighbour pairs its partition cuts, its agreement across views (the share of
 samples whose cluster on an augmented view is their cluster un-augmented, mean over
-``VIEWS`` views drawn with a fixed seed), admissibility and, for scoring only, its ACC.
-The report applies three rules to those records: the default's, *views* (the copy with the
-highest view agreement among the admissible ones that agree across views more than both the head
-and the control and cut fewer pairs than the worse of the two) and *default, else views*.
+``R.VIEWS`` views), admissibility and, for scoring only, its ACC.
+The report applies four rules to those records: *neighbours* (the default's rule until
+2026-11-27, and still for vectors), *views* (the copy with the highest view agreement among the
+admissible ones that agree across views more than both the head and the control and are lower
+than the worse of the two on the share of pairs cut and on the selection score: the library's
+``_chosen_by_views``, whose condition on the selection score came after the records of
+``view_agreement.jsonl``), *neighbours, else views* (the default for images since 2026-11-27) and
+*neighbours, veto, else views* (as that, but the neighbour rule's pick is dropped where it agrees
+across views less than both the head and the control).
+
+The views are drawn as the refinement draws them (``C2BINNet.augmented_representation``, the fit's
+augmentation, ``R.VIEWS`` views); for images they are the very views the refinement's rule saw
+(``views_from: 'refinement'``), for vectors, which the refinement gives none, the study's own
+(``'study'``). ``view_agreement.jsonl`` was recorded by this script at commit 8de44b4, which drew
+its views in batches of 256 from a generator seeded with 0 (``git show 8de44b4:benchmarks/view_agreement.py``).
 
 Labels are used only for scoring. Run (one JSON line per fit appended to --out):
     OMP_NUM_THREADS=1 python benchmarks/view_agreement.py --data d-rotated digits-one3x --seeds 0 1 3
@@ -44,42 +55,32 @@ from skc2bin.training import refine as R  # noqa: E402
 VIEWS = 4
 
 
-@torch.no_grad()
-def view_features(est, X, views=VIEWS, seed=0):
-    """The online backbone's output (eval mode) on ``views`` augmented copies of ``X``, drawn with
-    the fit's augmentation from a generator seeded with ``seed``, in batches of 256. (The library's
-    ``C2BINNet.augmented_representation``, written after this study, batches by the net's batch
-    size, so its draws differ; this one is kept so that the records reproduce.)"""
+def library_views(est, X, seed=0):
+    """A source of augmented views of ``X`` as the refinement draws them for images
+    (``C2BINNet.augmented_representation``, the fit's augmentation, ``R.VIEWS`` views, ``seed``):
+    for feature vectors, where the refinement draws none, the study draws them alike."""
     net = est.net_
-    pre, backbone = net.module_.preprocessor, net.module_.backbone
     augment = resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, net.device)
-    x = torch.as_tensor(np.asarray(est._checked_data(X, reset=False)[0]), dtype=torch.float32, device=net.device)
-    generator = torch.Generator(device=net.device).manual_seed(seed)
-    net.module_.eval()
-    return [torch.cat([backbone(pre.after_augment(augment(pre.before_augment(x[i:i + 256]), generator)))
-                       for i in range(0, len(x), 256)]) for _ in range(views)]
-
-
-def view_agreement(head, features, views):
-    """Share of samples whose cluster on an augmented view is their cluster un-augmented, mean over
-    views (``R.view_agreement``, every view covering every row)."""
-    return float(R.view_agreement([head], features, [(slice(None), v) for v in views])[0])
+    Xt = est._checked_data(X, reset=False)[0]
+    return lambda: net.augmented_representation(Xt, augment, R.VIEWS, seed)
 
 
 def study(name, seed, args):
     X, y, est, fit_s = c2bin_phase(DATASETS[name], seed, args)
-    views = view_features(est, X)
+    own_views = library_views(est, X)
     steps = []
     original = R._refine_into
 
-    def spy(head, candidates, features, neighbors, *, control=False, **kwargs):
+    def spy(head, candidates, features, neighbors, *, control=False, views=None, **kwargs):
         as_was = copy.deepcopy(head)
-        out = original(head, candidates, features, neighbors, control=control, **kwargs)
+        out = original(head, candidates, features, neighbors, control=control, views=views, **kwargs)
         if control and not steps:  # the primary scale's re-pairing step
             heads = [*candidates, as_was]
             probabilities = [R._probabilities(h, features) for h in heads]
+            source = "refinement" if views is not None else "study"  # images: the views the rule saw
+            agreement = R.view_agreement(heads, features, (views or own_views)(), probabilities)
             steps.append({"sel": out[1].tolist(), "cut": R._cut_shares(probabilities, neighbors).tolist(),
-                          "views": [view_agreement(h, features, views) for h in heads],
+                          "views": agreement.tolist(), "views_from": source,
                           "admissible": out[2].tolist(), "replaced": out[3],
                           "acc": [scores(y, p.argmax(1).cpu().numpy())[0] for p in probabilities]})
         return out
@@ -95,17 +96,22 @@ def study(name, seed, args):
 
 def chosen(step, rule):
     """Index of the re-paired copy ``rule`` takes from a recorded step (control 0, head last), or None."""
-    if rule == "default":  # the library's own rule, on the recorded numbers
+    if rule == "neighbours":  # the library's neighbour rule (_chosen_candidate), on the recorded numbers
         return R._chosen_candidate(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
                                    torch.tensor(step["cut"], dtype=torch.float64))
     if rule == "views":  # the library's fallback for images (since 2026-11-27)
-        return R._chosen_by_views(torch.tensor(step["admissible"]), torch.tensor(step["cut"], dtype=torch.float64),
+        return R._chosen_by_views(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
+                                  torch.tensor(step["cut"], dtype=torch.float64),
                                   lambda: torch.tensor(step["views"], dtype=torch.float64))
-    first = chosen(step, "default")
+    first = chosen(step, "neighbours")
+    if rule == "neighbours, veto, else views" and first is not None:
+        views = step["views"]
+        if views[first] < min(views[0], views[-1]):  # the views clearly against the neighbour rule's pick
+            first = None
     return first if first is not None else chosen(step, "views")
 
 
-RULES = ("default", "views", "default, else views")
+RULES = ("neighbours", "views", "neighbours, else views", "neighbours, veto, else views")
 
 
 def summary(r):

@@ -219,8 +219,8 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         neighbour pairs than both. For images, where no copy passes, the
         copy that agrees with itself across augmented views (the fit's
         ``augmentation``) more than both the head and that refined copy,
-        and cuts fewer pairs than the worse of the two, is taken
-        (``docs/method.md``, step 6). It mends
+        and is lower than the worse of the two on the selection score and
+        on the share of pairs cut, is taken (``docs/method.md``, step 6). It mends
         a head that drew two classes as two clusters holding half of each,
         cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,

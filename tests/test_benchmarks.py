@@ -53,8 +53,8 @@ EXPECTED = {
     "memory": ["| rows | data MiB | peak before fit MiB |", "| 2,000 | ", "| predict_proba | 1,000 | "],
     "working_size": ["| image | working size (pooled side) | ACC per seed | ACC mean | ACC min |",
                      "| 28x28 | 14 (14 px) | "],
-    "view_agreement": ["| data | seed | threads | head before the step | rule: default | rule: views | rule: default, "
-                       "else views |", "| digits-vectors | 0 | 1 | "],
+    "view_agreement": ["| data | seed | threads | head before the step | rule: neighbours | rule: views | rule: "
+                       "neighbours, else views | rule: neighbours, veto, else views |", "| digits-vectors | 0 | 1 | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }

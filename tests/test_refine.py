@@ -233,17 +233,20 @@ def test_chosen_candidate_hand_values(scores, admissible, cuts, chosen):
     assert _chosen_candidate(torch.tensor(scores), torch.tensor(admissible), cuts) == chosen
 
 
-# Layout: the control, two re-paired copies, then (cuts, agreements only) the head.
-@pytest.mark.parametrize("admissible, cuts, agreements, chosen", [
-    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.95, 0.97, 0.96, 0.96], 1),    # most agreement wins
-    ([True, False, True], [0.10, 0.09, 0.08, 0.10], [0.95, 0.97, 0.96, 0.96], None),  # 1 not admissible, 2 ties
-    ([True, True, True], [0.10, 0.09, 0.08, 0.07], [0.95, 0.97, 0.96, 0.96], 1),    # under the worse cut: 0.10
-    ([True, True, True], [0.10, 0.10, 0.11, 0.07], [0.95, 0.97, 0.98, 0.96], None),  # neither cuts less than 0.10
-    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.98, 0.97, 0.96, 0.90], None),  # the control agrees most
-    ([True, True, True], [0.10, 0.09, 0.08, 0.10], [0.90, 0.97, 0.96, 0.98], None),  # the head agrees most
-    ([True, True, True], [0.05, 0.09, 0.08, 0.10], [0.99, 0.99, 0.99, 0.99], None),  # the control: never chosen
+# Layout: the control, two re-paired copies, then (scores, cuts, agreements only) the head.
+@pytest.mark.parametrize("scores, admissible, cuts, agreements, chosen", [
+    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # most agreement wins
+    ([.5, .4, .4, .5], [1, 0, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 not admissible, 2 ties
+    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .07], [.95, .97, .96, .96], 1),    # under the worse cut: .10
+    ([.5, .4, .4, .5], [1, 1, 1], [.10, .10, .11, .07], [.95, .97, .98, .96], None),  # neither cuts less than .10
+    ([.5, .4, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # under the worse score: .5
+    ([.5, .6, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 scores above both, 2 ties
+    ([.5, .5, .5, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # no score below .5
+    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.98, .97, .96, .90], None),  # the control agrees most
+    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.90, .97, .96, .98], None),  # the head agrees most
+    ([.3, .4, .4, .5], [1, 1, 1], [.05, .09, .08, .10], [.99, .99, .99, .99], None),  # the control: never chosen
 ])
-def test_chosen_by_views_hand_values(admissible, cuts, agreements, chosen):
+def test_chosen_by_views_hand_values(scores, admissible, cuts, agreements, chosen):
     from skc2bin.training.refine import _chosen_by_views
 
     called = []
@@ -252,11 +255,13 @@ def test_chosen_by_views_hand_values(admissible, cuts, agreements, chosen):
         called.append(True)
         return torch.tensor(agreements, dtype=torch.float64)
 
-    cuts = torch.tensor(cuts, dtype=torch.float64)
-    assert _chosen_by_views(torch.tensor(admissible), cuts, agree) == chosen
-    # the views are computed only where an admissible copy passes the cut condition
-    assert called == ([True] if any(a and c < max(cuts[0], cuts[-1]) for a, c in
-                                    zip(admissible[1:], cuts[1:-1])) else [])
+    scores, cuts = torch.tensor(scores), torch.tensor(cuts, dtype=torch.float64)
+    admissible = torch.tensor(admissible, dtype=torch.bool)
+    assert _chosen_by_views(scores, admissible, cuts, agree) == chosen
+    # the views are computed only where an admissible copy passes both neighbour conditions
+    hopeful = [bool(a) and s < max(scores[0], scores[-1]) and c < max(cuts[0], cuts[-1])
+               for a, s, c in zip(admissible[1:], scores[1:-1], cuts[1:-1])]
+    assert called == ([True] if any(hopeful) else [])
 
 
 def test_view_agreement_hand_values():

@@ -12,8 +12,9 @@ ARI, whether a re-pairing replaced the primary head and the refinement's seconds
 variants judge the re-paired copies by rules the default replaced, kept to show why: by the
 selection score alone (no control copy of the head, no second condition), and with the second
 condition read on the soft consistency loss rather than on the share of neighbour pairs cut. One
-more, *no views*, is the default without its fallback for images (a copy the neighbour rule refuses
-taken by its agreement across augmented views, ``_chosen_by_views``): the default until 2026-11-27.
+more, *no views*, is the default without its second judge for images (agreement across augmented
+views, which vetoes the neighbour rule's copy or takes one it refused, ``_chosen_with_views``): the
+default until 2026-11-27.
 ``--rules`` picks which of these three run beside the two settings (default: all).
 (``cluster_pairs.jsonl`` holds the run before the soft rule was replaced, whose default it was;
 ``cluster_pairs_cut.jsonl`` the run before the views fallback, whose default is *no views*.)
@@ -74,9 +75,9 @@ def _soft_consistency():
 
 
 def _no_views():
-    """Within: the re-pairing step has no fallback by agreement across views (it never takes a
-    copy the neighbour rule refuses)."""
-    return mock.patch.object(R, "_chosen_by_views", lambda *args: None)
+    """Within: the re-pairing step has no second judge by agreement across views (the neighbour
+    rule's choice stands, for images too)."""
+    return mock.patch.object(R, "_chosen_with_views", lambda picked, *args: picked)
 
 
 #: ``--rules`` name -> (variant name, the context that applies its rule).

@@ -18,11 +18,11 @@ samples whose cluster on an augmented view is their cluster un-augmented, mean o
 The report applies four rules to those records: *neighbours* (the default's rule until
 2026-11-27, and still for vectors), *views* (the copy with the highest view agreement among the
 admissible ones that agree across views more than both the head and the control and are lower
-than the worse of the two on the share of pairs cut and on the selection score: the library's
-``_chosen_by_views``, whose condition on the selection score came after the records of
-``view_agreement.jsonl``), *neighbours, else views* (the default for images since 2026-11-27) and
-*neighbours, veto, else views* (as that, but the neighbour rule's pick is dropped where it agrees
-across views less than both the head and the control).
+than the worse of the two on the selection score and on the share of pairs cut), *neighbours,
+else views*, and *neighbours, veto, else views*, the default for images since 2026-11-27 (as
+that, but the neighbour rule's pick is dropped where it agrees across views less than both the
+head and the control; ``_chosen_with_views``). The condition on the selection score and the veto
+came after the records of ``view_agreement.jsonl``.
 
 The views are drawn as the refinement draws them (``C2BINNet.augmented_representation``, the fit's
 augmentation, ``R.VIEWS`` views); for images they are the very views the refinement's rule saw
@@ -96,19 +96,16 @@ def study(name, seed, args):
 
 def chosen(step, rule):
     """Index of the re-paired copy ``rule`` takes from a recorded step (control 0, head last), or None."""
-    if rule == "neighbours":  # the library's neighbour rule (_chosen_candidate), on the recorded numbers
-        return R._chosen_candidate(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
-                                   torch.tensor(step["cut"], dtype=torch.float64))
-    if rule == "views":  # the library's fallback for images (since 2026-11-27)
-        return R._chosen_by_views(torch.tensor(step["sel"]), torch.tensor(step["admissible"]),
-                                  torch.tensor(step["cut"], dtype=torch.float64),
-                                  lambda: torch.tensor(step["views"], dtype=torch.float64))
-    first = chosen(step, "neighbours")
-    if rule == "neighbours, veto, else views" and first is not None:
-        views = step["views"]
-        if views[first] < min(views[0], views[-1]):  # the views clearly against the neighbour rule's pick
-            first = None
-    return first if first is not None else chosen(step, "views")
+    sel, adm = torch.tensor(step["sel"]), torch.tensor(step["admissible"])
+    cut, views = (torch.tensor(step[k], dtype=torch.float64) for k in ("cut", "views"))
+    first = R._chosen_candidate(sel, adm, cut)  # the library's neighbour rule, on the recorded numbers
+    if rule == "neighbours":
+        return first
+    if rule == "views":  # the second judge alone: a copy the views take where the neighbours take none
+        return R._chosen_with_views(None, sel, adm, cut, lambda: views)
+    if rule == "neighbours, else views":
+        return first if first is not None else R._chosen_with_views(None, sel, adm, cut, lambda: views)
+    return R._chosen_with_views(first, sel, adm, cut, lambda: views)  # the default for images
 
 
 RULES = ("neighbours", "views", "neighbours, else views", "neighbours, veto, else views")

@@ -234,20 +234,25 @@ def test_chosen_candidate_hand_values(scores, admissible, cuts, chosen):
 
 
 # Layout: the control, two re-paired copies, then (scores, cuts, agreements only) the head.
-@pytest.mark.parametrize("scores, admissible, cuts, agreements, chosen", [
-    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # most agreement wins
-    ([.5, .4, .4, .5], [1, 0, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 not admissible, 2 ties
-    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .07], [.95, .97, .96, .96], 1),    # under the worse cut: .10
-    ([.5, .4, .4, .5], [1, 1, 1], [.10, .10, .11, .07], [.95, .97, .98, .96], None),  # neither cuts less than .10
-    ([.5, .4, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # under the worse score: .5
-    ([.5, .6, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 scores above both, 2 ties
-    ([.5, .5, .5, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # no score below .5
-    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.98, .97, .96, .90], None),  # the control agrees most
-    ([.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.90, .97, .96, .98], None),  # the head agrees most
-    ([.3, .4, .4, .5], [1, 1, 1], [.05, .09, .08, .10], [.99, .99, .99, .99], None),  # the control: never chosen
+@pytest.mark.parametrize("picked, scores, admissible, cuts, agreements, chosen", [
+    # 2. no pick by the neighbours: a copy that agrees most across views, not worse than both by them
+    (None, [.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # most agreement wins
+    (None, [.5, .4, .4, .5], [1, 0, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 not admissible
+    (None, [.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .07], [.95, .97, .96, .96], 1),    # under the worse cut
+    (None, [.5, .4, .4, .5], [1, 1, 1], [.10, .10, .11, .07], [.95, .97, .98, .96], None),  # none under .10
+    (None, [.5, .4, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], 1),    # under the worse score
+    (None, [.5, .6, .4, .3], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # 1 above both, 2 ties
+    (None, [.5, .5, .5, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .96, .96], None),  # no score below .5
+    (None, [.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.98, .97, .96, .90], None),  # the control agrees most
+    (None, [.5, .4, .4, .5], [1, 1, 1], [.10, .09, .08, .10], [.90, .97, .96, .98], None),  # the head agrees most
+    (None, [.3, .4, .4, .5], [1, 1, 1], [.05, .09, .08, .10], [.99, .99, .99, .99], None),  # the control: never
+    # 1. the neighbours' pick stays unless it agrees less than both the control and the head
+    (2, [.5, .4, .3, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .95, .96], 2),       # ties the worse: stays
+    (2, [.5, .4, .3, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .97, .94, .96], 1),       # vetoed; 1 by views
+    (2, [.5, .4, .3, .5], [1, 1, 1], [.10, .09, .08, .10], [.95, .95, .94, .96], None),    # vetoed; none by views
 ])
-def test_chosen_by_views_hand_values(scores, admissible, cuts, agreements, chosen):
-    from skc2bin.training.refine import _chosen_by_views
+def test_chosen_with_views_hand_values(picked, scores, admissible, cuts, agreements, chosen):
+    from skc2bin.training.refine import _chosen_with_views
 
     called = []
 
@@ -257,11 +262,11 @@ def test_chosen_by_views_hand_values(scores, admissible, cuts, agreements, chose
 
     scores, cuts = torch.tensor(scores), torch.tensor(cuts, dtype=torch.float64)
     admissible = torch.tensor(admissible, dtype=torch.bool)
-    assert _chosen_by_views(scores, admissible, cuts, agree) == chosen
-    # the views are computed only where an admissible copy passes both neighbour conditions
+    assert _chosen_with_views(picked, scores, admissible, cuts, agree) == chosen
+    # without a pick, the views are computed only where an admissible copy passes both neighbour conditions
     hopeful = [bool(a) and s < max(scores[0], scores[-1]) and c < max(cuts[0], cuts[-1])
                for a, s, c in zip(admissible[1:], scores[1:-1], cuts[1:-1])]
-    assert called == ([True] if any(hopeful) else [])
+    assert bool(called) == (picked is not None or any(hopeful))
 
 
 def test_view_agreement_hand_values():

@@ -216,11 +216,13 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         head itself. The best replaces the head if no cluster is below the
         floor, it is lower than both the head and that refined copy on the
         selection score, and its partition cuts a smaller share of the
-        neighbour pairs than both. For images, where no copy passes, the
-        copy that agrees with itself across augmented views (the fit's
-        ``augmentation``) more than both the head and that refined copy,
-        and is lower than the worse of the two on the selection score and
-        on the share of pairs cut, is taken (``docs/method.md``, step 6). It mends
+        neighbour pairs than both. For images a second judge, how often a
+        partition puts an augmented view of a sample (the fit's
+        ``augmentation``) in the sample's own cluster, vetoes that copy
+        where it agrees less than both the head and that refined copy, and
+        takes one where none passed if it agrees more than both and is
+        lower than the worse of the two on the selection score and on the
+        share of pairs cut (``docs/method.md``, step 6). It mends
         a head that drew two classes as two clusters holding half of each,
         cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,

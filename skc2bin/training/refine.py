@@ -98,8 +98,8 @@ MAX_SAMPLES = 20_000
 #: (a random subset beyond; see ``_take_graph_candidate``).
 GRAPH_MAX_SAMPLES = 5_000
 
-#: Augmented views per sample with which the re-pairing step's fallback for
-#: images judges a head's agreement with itself (:func:`view_agreement`).
+#: Augmented views per sample with which the re-pairing step's second judge
+#: for images scores a head's agreement with itself (:func:`view_agreement`).
 VIEWS = 4
 
 #: The graph candidate must lower the neighbour-consistency loss by at least
@@ -600,7 +600,7 @@ def _chosen_with_views(picked, scores, admissible, cuts, agreements):
        cut) stays unless it agrees across views less than both. On digits
        8×8 seed 3 the neighbour rule took a copy that tied the control
        (selection score 0.0146 against 0.0148) and agreed less across
-       views than both (0.978 against 0.982 and 0.979): ACC 0.992 -> 0.963.
+       views than both (0.978 against 0.982 and 0.980): ACC 0.992 -> 0.963.
     2. Otherwise a copy qualifies if admissible, lower than the worse of
        the control and the head on the selection score and on the share
        cut, and agreeing across views more than both; the one that agrees

@@ -17,7 +17,7 @@ views, which vetoes the neighbour rule's copy or takes one it refused, ``_chosen
 default until 2026-11-27.
 ``--rules`` picks which of these three run beside the two settings (default: all).
 (``cluster_pairs.jsonl`` holds the run before the soft rule was replaced, whose default it was;
-``cluster_pairs_cut.jsonl`` the run before the views fallback, whose default is *no views*.)
+``cluster_pairs_cut.jsonl`` the run before the second judge, whose default is *no views*.)
 
 Labels are used only for scoring. Run (one torch thread; one JSON line per fit appended to --out):
     OMP_NUM_THREADS=1 python benchmarks/cluster_pairs.py --data images --seeds 0 1 2 3 4 --rules no-views \

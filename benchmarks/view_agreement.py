@@ -51,10 +51,6 @@ from _sets import DATASETS, VECTORS  # noqa: E402
 from skc2bin.augment import resolve_augmentation  # noqa: E402
 from skc2bin.training import refine as R  # noqa: E402
 
-#: Augmented views per sample.
-VIEWS = 4
-
-
 def library_views(est, X, seed=0):
     """A source of augmented views of ``X`` as the refinement draws them for images
     (``C2BINNet.augmented_representation``, the fit's augmentation, ``R.VIEWS`` views, ``seed``):

@@ -162,11 +162,15 @@ def refined_copy(est, X, prepare=None, **params):
     if prepare is not None:
         prepare(refined)
     Xt, _ = refined._checked_data(X, reset=False)
-    augment = resolve_augmentation(refined.augmentation, refined.input_spec_.sample_shape, refined.net_.device)
-    refined._refine(refined.net_, Xt, True, augment)
+    refined._refine(refined.net_, Xt, True, fit_augmentation(refined))
     labels = refined._infer(refined.net_, Xt)[1]
     refined._set_fitted_state({**refined._get_fitted_state(), "labels_per_scale": labels})
     return refined
+
+
+def fit_augmentation(est):
+    """The augmentation callable a fit of ``est`` (fitted) trains with, on its net's device."""
+    return resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, est.net_.device)
 
 
 def refined_variants(est, X, y, variants):

@@ -45,20 +45,18 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import c2bin_phase, markdown_row, read_records, refined_copy, scores, study_main  # noqa: E402
+from _common import c2bin_phase, fit_augmentation, markdown_row, read_records, refined_copy, scores  # noqa: E402
+from _common import study_main  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
-from skc2bin.augment import resolve_augmentation  # noqa: E402
 from skc2bin.training import refine as R  # noqa: E402
 
 def library_views(est, X, seed=0):
     """A source of augmented views of ``X`` as the refinement draws them for images
     (``C2BINNet.augmented_representation``, the fit's augmentation, ``R.VIEWS`` views, ``seed``):
     for feature vectors, where the refinement draws none, the study draws them alike."""
-    net = est.net_
-    augment = resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, net.device)
-    Xt = est._checked_data(X, reset=False)[0]
-    return lambda: net.augmented_representation(Xt, augment, R.VIEWS, seed)
+    augment, Xt = fit_augmentation(est), est._checked_data(X, reset=False)[0]
+    return lambda: est.net_.augmented_representation(Xt, augment, R.VIEWS, seed)
 
 
 def study(name, seed, args):

@@ -499,11 +499,9 @@ class C2BINNet(NeuralNet):
         self.module_.eval()
         for _ in range(n_views):
             start = 0
-            for batch in self.get_iterator(self.get_dataset(X), training=False):
-                x = self.to_device(unpack_data(batch)[0])
+            for x in self._device_batches(X):
                 with torch.no_grad(), self._autocast():
-                    view = self._layout(pre.after_augment(augment(pre.before_augment(x), generator)))
-                    out = backbone(view).float()
+                    out = backbone(self._view(pre.before_augment(x), augment, generator)).float()
                 yield slice(start, start + len(x)), out
                 start += len(x)
 
@@ -525,9 +523,12 @@ class C2BINNet(NeuralNet):
         shape ``(n_samples, n_values)`` (float32, on the device): what the
         online network reads, before any augmentation."""
         pre = self.module_.preprocessor
-        rows = [pre.after_augment(pre.before_augment(self.to_device(unpack_data(batch)[0]))).flatten(1).float()
-                for batch in self.get_iterator(self.get_dataset(X), training=False)]
-        return torch.cat(rows)
+        return torch.cat([pre.after_augment(pre.before_augment(x)).flatten(1).float() for x in self._device_batches(X)])
+
+    def _device_batches(self, X):
+        """The raw batches of ``X`` in order (the inference iterator), each on the device."""
+        for batch in self.get_iterator(self.get_dataset(X), training=False):
+            yield self.to_device(unpack_data(batch)[0])
 
     def set_loader_options(self, X, num_workers):
         """DataLoader workers and pinned memory for a torch Dataset (arrays are sliced)."""
@@ -592,11 +593,15 @@ class C2BINNet(NeuralNet):
     # -------------------------------------------------------------- the steps
     def make_views(self, x):
         """Two augmented, preprocessed views of a raw batch ``x`` on the device."""
-        pre = self.module_.preprocessor
-        base = pre.before_augment(x)
-        view1 = pre.after_augment(self.augment(base, self.generator))
-        view2 = pre.after_augment(self.augment(base, self.generator))
-        return self._layout(view1), self._layout(view2)
+        base = self.module_.preprocessor.before_augment(x)
+        return self._view(base, self.augment, self.generator), self._view(base, self.augment, self.generator)
+
+    def _view(self, base, augment, generator):
+        """One augmented view of ``base`` (a batch after ``before_augment``),
+        preprocessed and laid out for the backbone: a training view
+        (:meth:`make_views`) or one the refinement judges by
+        (:meth:`augmented_representation`)."""
+        return self._layout(self.module_.preprocessor.after_augment(augment(base, generator)))
 
     def step_on_views(self, view1, view2):
         """Online and target passes, the C2BIN loss and its backward pass.

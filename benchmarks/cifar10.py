@@ -38,6 +38,7 @@ from _common import refined_copy, scores, table_header, versions  # noqa: E402
 from _data import cifar10, synthetic_cifar10  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.training.refine import refine_summary  # noqa: E402
 
 
 def main():
@@ -136,6 +137,9 @@ def main():
         print(markdown_row(name, *(f"{row[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc")), f"{secs:.0f}"))
     print(markdown_row("KMeans (pixels)", *(f"{v:.3f}" for v in (km_acc, km_nmi, km_ari)), "–", f"{km_s:.0f}"))
     print(f"\ncluster sizes: {final['cluster_sizes']}")
+    refinement = refinement_record(est)
+    if refinement:
+        print(refinement["summary"])
     if args.json:
         durations = est.history_[:, "dur"]
         result = {
@@ -150,7 +154,20 @@ def main():
         }
         if phase is not None:
             result["before_refinement"] = phase
+        if refinement:
+            result["refinement"] = refinement
         Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+def refinement_record(est):
+    """What the refinement did (empty where it did not run): its summary line, seconds, the
+    selection scores of the head and its refined copies, and which step replaced the head."""
+    last = est.history_[-1]
+    if "refine_dur" not in last:
+        return {}
+    return {"summary": refine_summary(last), "seconds": last["refine_dur"],
+            **{k: last.get(k) for k in ("refine_scores", "refine_admissible", "refine_kept", "refine_graph",
+                                          "refine_paired", "refine_changed", "refine_space")}}
 
 
 def score_model(est, Xs, ys, seed, labels=None):

@@ -167,7 +167,7 @@ def refinement_record(est):
         return {}
     return {"summary": refine_summary(last), "seconds": last["refine_dur"],
             **{k: last.get(k) for k in ("refine_scores", "refine_admissible", "refine_kept", "refine_graph",
-                                          "refine_paired", "refine_changed", "refine_space")}}
+                                          "refine_paired", "refine_agreement", "refine_changed", "refine_space")}}
 
 
 def score_model(est, Xs, ys, seed, labels=None):

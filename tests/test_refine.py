@@ -351,6 +351,10 @@ def test_refine_summary_names_what_replaced_the_head():
                                "of its clusters re-paired; 37.3 %")
     assert lines[1].startswith("  scale of 100 clusters: the graph partition, refined, replaced the head, then two "
                                "of its clusters re-paired;")
+    scales[1]["agreement"] = [0.5, 0.8125]
+    lines = refine_summary({**row, "refine_agreement": [0.7734, 0.8411], "refine_per_scale": scales}).splitlines()
+    assert lines[0].endswith("37.3 % of the samples changed cluster; neighbour pairs in one cluster 0.773 -> 0.841")
+    assert lines[1].endswith("; neighbour pairs in one cluster 0.500 -> 0.812")
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
@@ -379,6 +383,10 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert last["refine_kept"] == (not eligible or min(eligible) >= last["refine_scores"][-1])
     assert last["refine_graph"] in (True, False) and last["refine_paired"] in (True, False)
     assert last["refine_per_scale"][0]["paired"] == last["refine_paired"]
+    assert last["refine_per_scale"][0]["agreement"] == last["refine_agreement"]
+    assert len(last["refine_agreement"]) == 2 and all(0.0 <= a <= 1.0 for a in last["refine_agreement"])
+    if last["refine_changed"] == 0.0:
+        assert last["refine_agreement"][0] == last["refine_agreement"][1]
     assert C2BINClusterer(**{**params, "refine_pairs": 0}).fit(X).history_[-1]["refine_paired"] is False
     unguarded = C2BINClusterer(**{**params, "refine_graph": False}).fit(X)
     assert unguarded.history_[-1]["refine_graph"] is False
@@ -557,8 +565,11 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     best = int(selection_scores(list(net.heads), feats, mine_neighbors(feats, 5)).argmin())
     net.selected.fill_(best)
     before = {k: v.clone() for k, v in net.heads[best].state_dict().items()}
+    neighbors = mine_neighbors(feats, 5)
+    agreement = neighbor_agreement(predicted_clusters(net.heads[best], feats), neighbors)
     info = refine_scales(net, feats, n_neighbors=5, epochs=0, graph=False, generator=g)
     assert info["kept"] == [True] and len(info["scores"][0]) == 4
+    assert info["agreement"] == [[agreement, agreement]]  # the head stayed: the same before and after
     assert info["scores"][0][best] == info["scores"][0][-1]  # the copy of the selected head ties
     for k, v in net.heads[best].state_dict().items():
         assert torch.equal(v, before[k])
@@ -567,6 +578,8 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
                          generator=g)
     assert info["kept"] == [False] and min(info["scores"][0][:-1]) < info["scores"][0][-1]
     assert any(not torch.equal(v, before[k]) for k, v in net.heads[best].state_dict().items())
+    assert info["agreement"][0] == [agreement, neighbor_agreement(predicted_clusters(net.heads[best], feats),
+                                                                  neighbors)]
     labels = net.heads[best](feats).argmax(1).numpy()
     truth = np.repeat([0, 1], 60)
     assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95

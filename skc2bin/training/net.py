@@ -402,10 +402,13 @@ class C2BINNet(NeuralNet):
         offers both forms, ``'distilled'`` only the distilled one), ``refine_paired``
         (True where the head's partition with two of its clusters re-paired
         replaced it, the last step; ``pairs`` is how many of the most linked
-        pairs of clusters are tried, 0 none), ``refine_per_scale`` (the
+        pairs of clusters are tried, 0 none), ``refine_agreement`` (the
+        share of mined neighbour pairs in one cluster of the head, before
+        and after: a diagnostic), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
-        ``paired``, ``loss``, ``changed``, ``scores`` and ``admissible``) and
+        ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
+        ``agreement``) and
         ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
         without ``per_scale`` describe the primary scale.
         The neighbours are mined in the representation (``space=
@@ -459,11 +462,13 @@ class C2BINNet(NeuralNet):
             "refine_kept": info["kept"][0],
             "refine_graph": bool(info["graph"][0]),
             "refine_paired": info["paired"][0],
+            "refine_agreement": info["agreement"][0],
             "refine_per_scale": [
                 {"n_clusters": network.heads[i].n_clusters,
                  "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],
                  "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
-                 "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s]}
+                 "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s],
+                 "agreement": info["agreement"][s]}
                 for s, i in enumerate(network.selected.tolist())
             ],
             "refine_space": space,

@@ -482,15 +482,20 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         scored lower);
         ``'graph'``: per scale, ``'distilled'`` or ``'refined'`` where the
         graph candidate replaced the chosen head (in that form), else False;
-        ``'paired'``: per scale, whether a re-paired partition replaced it.
+        ``'paired'``: per scale, whether a re-paired partition replaced it;
+        ``'agreement'``: per scale, :func:`neighbor_agreement` of the selected
+        head's partition with the mined neighbours, before and after (a
+        diagnostic: how far the neighbours the refinement follows agree
+        with the clusters C2BIN found).
     """
     space = features if neighbor_space is None else neighbor_space
     neighbors = mine_neighbors(space, n_neighbors, metric=metric)
     n_init = network.n_init
-    info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "paired": []}
+    info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "paired": [], "agreement": []}
     for scale in range(len(network.heads) // n_init):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         current = network.heads[int(network.selected[scale])]
+        agreement_before = neighbor_agreement(predicted_clusters(current, features), neighbors)
         losses, scores, admissible, replaced = _refine_into(
             current, candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, prior=prior, prior_weight=prior_weight, floor=floor, generator=generator)
@@ -507,6 +512,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
             current, features, neighbors, pairs=pairs, space=space, metric=metric, floor=floor, prior=prior,
             prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             views=views, generator=generator)))
+        agreement_after = neighbor_agreement(predicted_clusters(current, features), neighbors)
+        info["agreement"].append([agreement_before, agreement_after])
     return info
 
 
@@ -881,9 +888,16 @@ def refine_summary(record):
     space = f" (neighbours from the {record['refine_space'].replace('-', ' ')})" if "refine_space" in record else ""
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
              f"{PAIRED if record.get('refine_paired') else ''}; "
-             f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"]
+             f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"
+             f"{_agreement_text(record.get('refine_agreement'))}"]
     for scale in (record.get("refine_per_scale") or [])[1:]:
         lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}"
                      f"{PAIRED if scale.get('paired') else ''}; "
-                     f"{100 * scale['changed']:.1f} % of the samples changed cluster")
+                     f"{100 * scale['changed']:.1f} % of the samples changed cluster"
+                     f"{_agreement_text(scale.get('agreement'))}")
     return "\n".join(lines)
+
+
+def _agreement_text(agreement):
+    """``'; neighbour pairs in one cluster 0.773 -> 0.841'`` from (before, after), or ''."""
+    return "" if not agreement else f"; neighbour pairs in one cluster {agreement[0]:.3f} -> {agreement[1]:.3f}"

@@ -136,16 +136,16 @@ def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
     return X, y
 
 
-def c2bin_phase(load, seed, args):
+def c2bin_phase(load, seed, args, **params):
     """``(X, y, est, fit_s)``: the data ``load()`` returns (a stratified subset in a ``--smoke`` run;
-    images as float32) and a C2BIN fit of it with ``refine=None``, the C2BIN phase alone, that
-    :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds."""
+    images as float32) and a C2BIN fit of it with ``refine=None`` (and ``params``), the C2BIN phase
+    alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds."""
     X, y = smoke_subset(*load(), args)
     if X.ndim == 3:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
     est = skc2bin.C2BINClusterer(**model_params(args, n_clusters=len(np.unique(y)), random_state=seed,
-                                                refine=None)).fit(X)
+                                                refine=None, **params)).fit(X)
     return X, y, est, time.perf_counter() - t0
 
 

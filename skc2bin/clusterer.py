@@ -222,7 +222,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         where it agrees less than both the head and that refined copy, and
         takes one where none passed if it agrees more than both and is
         lower than the worse of the two on the selection score and on the
-        share of pairs cut (``docs/method.md``, step 6). It mends
+        share of pairs cut. Last, the copy so chosen must cut, on average
+        over its clusters, a smaller share of their neighbour pairs than
+        both (every cluster counts once, so a giant cluster that swallows
+        its neighbours' classes does not win; ``docs/method.md``, step 6).
+        It mends
         a head that drew two classes as two clusters holding half of each,
         cut along another axis (digits 28×28: fives and nines; digits as 64
         features: ones and eights split by style; ``docs/benchmarks.md``,

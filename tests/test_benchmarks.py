@@ -55,6 +55,9 @@ EXPECTED = {
                      "| 28x28 | 14 (14 px) | "],
     "view_agreement": ["| data | seed | threads | head before the step | rule: neighbours | rule: views | rule: "
                        "neighbours, else views | rule: neighbours, veto, else views |", "| digits-vectors | 0 | 1 | "],
+    "pair_cut": ["| data | seed | C2BIN phase | without: ACC | with (default): ACC | step: ACC (control, copies, head) "
+                 "| pairs cut | mean cut per cluster | largest cluster | picked |", "| moons | 0 | ",
+                 "| data | seeds | without: ACC mean (worst) | with (default): ACC mean (worst) |"],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }

@@ -215,6 +215,52 @@ def test_cut_shares_hand_values():
     assert _cut_shares([by_pairs, one], neighbors).tolist() == pytest.approx([0.5, 0.0])
 
 
+def test_cluster_cut_shares_hand_values():
+    from skc2bin.training.refine import cluster_cut_shares, mean_cluster_cut
+
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    neighbors = torch.tensor([[1, 2], [0, 3], [3, 4], [2, 4], [2, 0]])
+    # cluster 0: 2 of its 4 pairs leave it (0->2, 1->3); cluster 1: 1 of 6 (4->0); cluster 2 is empty
+    shares = cluster_cut_shares(labels, neighbors, 3)
+    assert shares[:2].tolist() == pytest.approx([0.5, 1 / 6]) and torch.isnan(shares[2])
+    assert mean_cluster_cut(labels, neighbors, 3) == pytest.approx((0.5 + 1 / 6) / 2)
+    assert mean_cluster_cut(np.zeros(5, int), neighbors, 3) == 0.0
+
+
+def test_re_paired_copy_must_cut_less_per_cluster(monkeypatch):
+    """Three pairs of samples, each linked to its partner and to another pair. A copy that merges
+    two pairs and splits the third cuts fewer neighbour pairs in all (4 of 12 against 6) but more
+    per cluster (0, 1, 1: mean 2/3 against 0.5): vetoed. The pairs, against the merged partition
+    as control and head, pass. Without PAIRS_CLUSTER_CUT, _refine_into keeps the merged copy."""
+    from skc2bin.training import refine
+
+    neighbors = torch.tensor([[1, 2], [0, 3], [3, 0], [2, 1], [5, 3], [4, 2]])
+    pairs = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 1, 2, 2]), 3).double()
+    merged = torch.nn.functional.one_hot(torch.tensor([0, 0, 0, 0, 1, 2]), 3).double()
+    assert neighbor_agreement(merged.argmax(1), neighbors) > neighbor_agreement(pairs.argmax(1), neighbors)
+    assert refine.mean_cluster_cut(merged.argmax(1), neighbors, 3) == pytest.approx(2 / 3)
+    assert refine._cut_less_per_cluster(1, [pairs, merged, pairs], neighbors) is None
+    assert refine._cut_less_per_cluster(1, [merged, pairs, merged], neighbors) == 1
+    assert refine._cut_less_per_cluster(1, [pairs, pairs, merged], neighbors) is None  # a tie is no win
+
+    class Fixed(torch.nn.Module):  # maps one-hot sample rows to a fixed partition
+        def __init__(self, assignments):
+            super().__init__()
+            self.register_buffer("assignments", assignments.clone())
+
+        def forward(self, x):
+            return x @ self.assignments
+
+    features = torch.eye(6, dtype=torch.float64)
+    monkeypatch.setattr(refine, "refine_heads", lambda *args, **kwargs: [])  # judge the copies as they are
+    for veto, expected in [(True, pairs), (False, merged)]:
+        monkeypatch.setattr(refine, "PAIRS_CLUSTER_CUT", veto)
+        head = Fixed(pairs)
+        replaced = refine._refine_into(head, [Fixed(pairs), Fixed(merged)], features, neighbors, floor=0.0,
+                                       prior_weight=0.0, control=True)[3]
+        assert replaced is (not veto) and torch.equal(head.assignments, expected)
+
+
 @pytest.mark.parametrize("scores, admissible, cuts, chosen", [
     ([0.3, 0.2, 0.4], [True, True], None, 1),              # lowest admissible, below the head
     ([0.3, 0.2, 0.4], [True, False], None, 0),             # the lowest is not admissible

@@ -9,6 +9,7 @@ Its numbers mean nothing.
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -168,6 +169,19 @@ def refined_copy(est, X, prepare=None, **params):
     return refined
 
 
+@contextlib.contextmanager
+def ungated():
+    """Inside the block the refinement runs without its gate (``refine.MIN_NEIGHBOR_AGREEMENT`` 0):
+    for studies of what the refinement's steps do on every fit, weak ones included."""
+    from skc2bin.training import refine
+
+    gate, refine.MIN_NEIGHBOR_AGREEMENT = refine.MIN_NEIGHBOR_AGREEMENT, 0.0
+    try:
+        yield
+    finally:
+        refine.MIN_NEIGHBOR_AGREEMENT = gate
+
+
 def fit_augmentation(est):
     """The augmentation callable a fit of ``est`` (fitted) trains with, on its net's device."""
     return resolve_augmentation(est.augmentation, est.input_spec_.sample_shape, est.net_.device)
@@ -176,14 +190,16 @@ def fit_augmentation(est):
 def refined_variants(est, X, y, variants):
     """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
     (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
-    (``outcome``, ``paired``) and its seconds."""
+    (``outcome``, ``paired``), the share of mined neighbour pairs its head put in one cluster before
+    and after (``agreement``) and its seconds."""
     out = {}
     for variant, params in variants.items():
         refined = refined_copy(est, X, refine="neighbors", **params)
         last = refined.history_[-1]
         acc, nmi, ari = scores(y, refined.labels_)
         out[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
-                        "paired": bool(last.get("refine_paired")), "refine_s": last["refine_dur"]}
+                        "paired": bool(last.get("refine_paired")), "agreement": last.get("refine_agreement"),
+                        "refine_s": last["refine_dur"]}
     return out
 
 

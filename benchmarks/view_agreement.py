@@ -10,7 +10,8 @@ sample itself. A partition that cuts a class along a style the augmentations cha
 less with itself across views than one that follows the classes.
 
 Per fit, the C2BIN phase is fitted once (``refine=None``) and refined as ``fit`` does
-(``refined_copy``, default parameters). During the re-pairing step of the primary scale the study
+(``refined_copy``, default parameters, without the refinement's gate so that the step runs on
+every fit). During the re-pairing step of the primary scale the study
 records, for the control, each re-paired copy (refined) and the head as it was: the selection
 score, the share of neighbour pairs its partition cuts, its agreement across views (the share of
 samples whose cluster on an augmented view is their cluster un-augmented, mean over
@@ -46,7 +47,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, fit_augmentation, markdown_row, read_records, refined_copy, scores  # noqa: E402
-from _common import study_main  # noqa: E402
+from _common import study_main, ungated  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin.training import refine as R  # noqa: E402
@@ -81,7 +82,8 @@ def study(name, seed, args):
 
     R._refine_into = spy
     try:
-        refined = refined_copy(est, X, refine="neighbors")
+        with ungated():  # the re-pairing step is studied on every fit (the smoke's one-epoch fit is gated)
+            refined = refined_copy(est, X, refine="neighbors")
     finally:
         R._refine_into = original
     return {"data": name, "seed": seed, "fit_s": fit_s, "threads": torch.get_num_threads(),

@@ -157,7 +157,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         fits where C2BIN's heads merged two classes and split another, and
         lets large clusters stay whole; the representation (``transform``)
         is unchanged. Uses at most 20,000 training samples (a seeded random
-        subset beyond). ``None`` keeps the C2BIN-phase heads (skc2bin 0.1).
+        subset beyond). Skipped where the primary scale's C2BIN head puts
+        fewer than 85 % of the mined neighbour pairs in one cluster: the
+        neighbours are then too weak to refine with (CIFAR-10 on a CPU;
+        ``history_[-1]["refine_gated"]``). ``None`` keeps the C2BIN-phase
+        heads (skc2bin 0.1).
         :meth:`partial_fit` never refines.
     refine_epochs : int, default=50
         Epochs of the refinement (passes over the frozen features; cheap

@@ -58,6 +58,9 @@ EXPECTED = {
     "pair_cut": ["| data | seed | C2BIN phase | without: ACC | with (default): ACC | step: ACC (control, copies, head) "
                  "| pairs cut | mean cut per cluster | largest cluster | picked |", "| moons | 0 | ",
                  "| data | seeds | without: ACC mean (worst) | with (default): ACC mean (worst) |"],
+    "refine_gate": ["| data | seed | head's neighbour agreement: before → after | 10-NN acc. | C2BIN phase ACC | "
+                    "refined ACC | change | what replaced the head |", "| moons | 0 | ",
+                    "| tau | fits left unrefined | ACC change there (refined → unrefined) | fits |", "| 0.85 | "],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }

@@ -14,6 +14,7 @@ from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
 from skc2bin.networks.heads import ClusterHead
 from skc2bin.training.refine import (
     MIN_LAPLACIAN_SCORE,
+    MIN_NEIGHBOR_AGREEMENT,
     crossed_partitions,
     distill_head,
     graph_partition,
@@ -132,9 +133,13 @@ def test_resolve_refine_space():
         resolve_refine_space("pixels", is_image=True)
 
 
-def test_refine_scales_mines_neighbours_in_the_given_space():
+def test_refine_scales_mines_neighbours_in_the_given_space(monkeypatch):
     """The heads see features in which two groups are weakly marked; neighbours
-    mined in a space where the groups are clear let the refinement split them."""
+    mined in a space where the groups are clear let the refinement split them.
+    (The heads are untrained, so the gate, meant for heads C2BIN trained, is off.)"""
+    from skc2bin.training import refine
+
+    monkeypatch.setattr(refine, "MIN_NEIGHBOR_AGREEMENT", 0.0)
     g = torch.Generator().manual_seed(0)
     groups = torch.arange(120) % 2
     signal = (2.0 * groups - 1.0)[:, None]
@@ -376,6 +381,14 @@ def test_distill_head_learns_given_labels():
     assert (head(feats).argmax(1).numpy() == labels).all()
 
 
+def test_refine_summary_says_why_the_refinement_was_skipped():
+    row = {"refine_dur": 0.25, "refine_changed": 0.0, "refine_kept": True, "refine_graph": False,
+           "refine_gated": True, "refine_agreement": [0.7771, 0.7771], "refine_space": "representation"}
+    assert refine_summary(row) == (
+        "refinement (neighbours from the representation): 0.2 s; skipped: the C2BIN head puts 77.7 % of the mined "
+        "neighbour pairs in one cluster, under 85 %: too weak neighbours to refine with; kept every C2BIN head")
+
+
 def test_refine_summary_names_what_replaced_the_head():
     row = {"refine_dur": 1.25, "refine_changed": 0.373, "refine_kept": False, "refine_graph": True}
     assert refine_summary(row) == ("refinement: 1.2 s; primary scale: the graph partition replaced the head; "
@@ -431,6 +444,7 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert last["refine_per_scale"][0]["paired"] == last["refine_paired"]
     assert last["refine_per_scale"][0]["agreement"] == last["refine_agreement"]
     assert len(last["refine_agreement"]) == 2 and all(0.0 <= a <= 1.0 for a in last["refine_agreement"])
+    assert last["refine_gated"] is (last["refine_agreement"][0] < MIN_NEIGHBOR_AGREEMENT)
     if last["refine_changed"] == 0.0:
         assert last["refine_agreement"][0] == last["refine_agreement"][1]
     assert C2BINClusterer(**{**params, "refine_pairs": 0}).fit(X).history_[-1]["refine_paired"] is False
@@ -629,6 +643,31 @@ def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
     labels = net.heads[best](feats).argmax(1).numpy()
     truth = np.repeat([0, 1], 60)
     assert max((labels == truth).mean(), (labels != truth).mean()) >= 0.95
+
+
+def test_refinement_is_skipped_where_the_head_disagrees_with_its_neighbours(monkeypatch):
+    """The gate: where the selected head (here untrained) puts a share of the mined neighbour pairs
+    in one cluster below MIN_NEIGHBOR_AGREEMENT, nothing is refined and no head changes; at the
+    threshold the refinement runs."""
+    from skc2bin.training import refine
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4])
+    net = _Network(n_init=2, selected=0)
+    neighbors = mine_neighbors(feats, 5)
+    agreement = neighbor_agreement(predicted_clusters(net.heads[0], feats), neighbors)
+    before = {k: v.clone() for k, v in net.heads[0].state_dict().items()}
+    settings = dict(n_neighbors=5, epochs=30, batch_size=40, lr=1e-2, prior="uniform", graph=False, pairs=0)
+
+    monkeypatch.setattr(refine, "MIN_NEIGHBOR_AGREEMENT", agreement + 1e-9)  # just above the head's
+    info = refine.refine_scales(net, feats, generator=torch.Generator().manual_seed(0), **settings)
+    assert info["gated"] is True and info["kept"] == [True] and info["agreement"] == [[agreement, agreement]]
+    assert info["losses"] == [[]] and info["scores"] == [[]] and info["graph"] == [False]
+    assert all(torch.equal(v, before[k]) for k, v in net.heads[0].state_dict().items())
+
+    monkeypatch.setattr(refine, "MIN_NEIGHBOR_AGREEMENT", agreement)  # at the head's share: refined
+    info = refine.refine_scales(net, feats, generator=torch.Generator().manual_seed(0), **settings)
+    assert info["gated"] is False and len(info["losses"][0]) == 30
 
 
 def test_selection_refuses_a_refined_head_that_empties_clusters():

@@ -404,7 +404,9 @@ class C2BINNet(NeuralNet):
         replaced it, the last step; ``pairs`` is how many of the most linked
         pairs of clusters are tried, 0 none), ``refine_agreement`` (the
         share of mined neighbour pairs in one cluster of the head, before
-        and after: a diagnostic), ``refine_per_scale`` (the
+        and after), ``refine_gated`` (True where that share, before, was
+        below :data:`~skc2bin.training.refine.MIN_NEIGHBOR_AGREEMENT` for the
+        primary scale, so that nothing was refined), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
         ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
@@ -463,6 +465,7 @@ class C2BINNet(NeuralNet):
             "refine_graph": bool(info["graph"][0]),
             "refine_paired": info["paired"][0],
             "refine_agreement": info["agreement"][0],
+            "refine_gated": info["gated"],
             "refine_per_scale": [
                 {"n_clusters": network.heads[i].n_clusters,
                  "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],

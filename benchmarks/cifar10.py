@@ -14,7 +14,8 @@ GPU machine:            python benchmarks/cifar10.py --split train --score-split
 ``--compare-refine`` also scores the model before its refinement phase: it fits with
 ``refine=None``, scores that C2BIN-phase model, then runs the refinement on a copy of it (the same
 seeded call ``fit`` makes, so the refined copy is the default fit) and scores that too, all from one
-training run.
+training run. Where the refinement's gate kept the C2BIN heads, it also scores the refinement
+without its gate (one more row), so that a run shows what the gate saved or cost.
 
 Smoke test (random images of CIFAR-10's shape, no archive needed, a few seconds):
                         python benchmarks/cifar10.py --smoke
@@ -34,7 +35,7 @@ from sklearn.cluster import KMeans
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args  # noqa: E402
-from _common import refined_copy, scores, table_header, versions  # noqa: E402
+from _common import refined_copy, scores, table_header, ungated, versions  # noqa: E402
 from _data import cifar10, synthetic_cifar10  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -108,14 +109,22 @@ def main():
 
     t0 = time.perf_counter()
     est = C2BINClusterer(max_epochs=epochs, verbose=0, **params)
-    phase, refine = None, est.refine
+    phase, refine, ungated_row = None, est.refine, None
     if args.compare_refine and refine is not None:
         est.set_params(refine=None).fit(X)
         fit_s = time.perf_counter() - t0
         phase = score_model(est, Xs, ys, args.seed)
         phase["fit_s"] = fit_s
         print(f"C2BIN phase: fit {fit_s:.0f} s, ACC {phase['acc']:.3f}, k-NN {phase['knn_acc']:.3f}", flush=True)
-        est = refined_copy(est, X, refine=refine)
+        phase_est, est = est, refined_copy(est, X, refine=refine)
+        if est.history_[-1].get("refine_gated"):
+            # The gate kept the C2BIN heads: score what the refinement would have done, so that a
+            # run tells on which side of the line it should be (not part of the default's time).
+            with ungated():
+                ungated_est = refined_copy(phase_est, X, refine=refine)
+            ungated_row = score_model(ungated_est, Xs, ys, args.seed)
+            ungated_row["refinement"] = refinement_record(ungated_est)
+            print(f"refinement without its gate: ACC {ungated_row['acc']:.3f}", flush=True)
     else:
         est.fit(X)
     fit_s = time.perf_counter() - t0
@@ -132,9 +141,10 @@ def main():
     print(f"\ntrained on {args.split} ({len(X)} images), scored on {score_split} ({len(Xs)}), "
           f"backbone {args.backbone}, device {est.device_}, {epochs} epochs\n")
     print(table_header("method", "ACC", "NMI", "ARI", "k-NN acc.", "fit s"))
-    for name, row, secs in [(f"C2BIN ({epochs} epochs)", final, fit_s)] + (
-            [] if phase is None else [("C2BIN phase only (before refinement)", phase, phase["fit_s"])]):
-        print(markdown_row(name, *(f"{row[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc")), f"{secs:.0f}"))
+    for name, row, secs in [(f"C2BIN ({epochs} epochs)", final, f"{fit_s:.0f}")] + (
+            [] if phase is None else [("C2BIN phase only (before refinement)", phase, f"{phase['fit_s']:.0f}")]) + (
+            [] if ungated_row is None else [("C2BIN, the refinement without its gate", ungated_row, "–")]):
+        print(markdown_row(name, *(f"{row[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc")), secs))
     print(markdown_row("KMeans (pixels)", *(f"{v:.3f}" for v in (km_acc, km_nmi, km_ari)), "–", f"{km_s:.0f}"))
     print(f"\ncluster sizes: {final['cluster_sizes']}")
     refinement = refinement_record(est)
@@ -156,6 +166,8 @@ def main():
             result["before_refinement"] = phase
         if refinement:
             result["refinement"] = refinement
+        if ungated_row is not None:
+            result["refinement_without_gate"] = ungated_row
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
@@ -167,7 +179,8 @@ def refinement_record(est):
         return {}
     return {"summary": refine_summary(last), "seconds": last["refine_dur"],
             **{k: last.get(k) for k in ("refine_scores", "refine_admissible", "refine_kept", "refine_graph",
-                                          "refine_paired", "refine_agreement", "refine_changed", "refine_space")}}
+                                          "refine_paired", "refine_agreement", "refine_gated", "refine_changed",
+                                          "refine_space")}}
 
 
 def score_model(est, Xs, ys, seed, labels=None):

@@ -13,7 +13,8 @@ others' results:
    training images for as many epochs as the measured throughput allows in ``--budget``
    seconds, then scores the 10,000 test images (ACC/NMI/ARI, k-NN accuracy of ``transform``,
    KMeans on pixels as the baseline), both before and after the refinement phase
-   (``--compare-refine``: one training run);
+   (``--compare-refine``: one training run; where the refinement's gate kept the C2BIN heads, the
+   refinement without its gate is scored too);
 5. write ``gpu_check.json`` and ``gpu_check.md`` (one Markdown row per phase) to ``--out``
    (default: ``$OUT``, else ``gpu_check_out/``).
 
@@ -204,9 +205,15 @@ def _markdown(results):
         if phase:
             lines.append(markdown_row("C2BIN phase only (before refinement)", fit["epochs"], f"{phase['fit_s']:.0f}",
                                       "–", "–", *(f"{phase[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc"))))
+        ungated_fit = fit.get("refinement_without_gate")
+        if ungated_fit:
+            lines.append(markdown_row("C2BIN, the refinement without its gate", fit["epochs"], "–", "–", "–",
+                                      *(f"{ungated_fit[k]:.3f}" for k in ("acc", "nmi", "ari", "knn_acc"))))
         km = fit["kmeans"]
         lines.append(markdown_row("KMeans (pixels)", "–", "–", "–", "–",
                                   *(f"{km[k]:.3f}" for k in ("acc", "nmi", "ari")), "–"))
+        if fit.get("refinement"):
+            lines += ["", fit["refinement"]["summary"]]
     else:
         lines.append(markdown_row("C2BIN (training failed: see training.log)", *["–"] * 8))
     return "\n".join(lines) + "\n"

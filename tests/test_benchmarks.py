@@ -147,3 +147,23 @@ def test_help(script, runs):
 def test_missing_archive_is_named(script, runs):
     outcome, _ = _in_process(runs)[f"{script} (no archive)"]
     assert outcome.startswith("FileNotFoundError") and MISSING_ARCHIVE in outcome, outcome
+
+
+def test_gpu_check_table_shows_the_ungated_refinement_where_the_gate_kept_the_heads(monkeypatch):
+    """cifar10.py --compare-refine scores the ungated refinement where the gate kept the C2BIN heads
+    (refinement_without_gate); gpu_check's Markdown shows it as one more row, and the summary."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from gpu_check import _markdown
+
+    row = {"acc": 0.5, "nmi": 0.4, "ari": 0.3, "knn_acc": 0.6}
+    fit = {"params": {"backbone": "resnet18", "batch_size": 1024}, "epochs": 3, "fit_s": 9.0, "s_per_epoch": 3.0,
+           "train_samples_per_s": 1000.0, **row, "before_refinement": {**row, "fit_s": 8.0},
+           "refinement_without_gate": {**row, "acc": 0.25}, "refinement": {"summary": "refinement: 0.1 s; skipped"},
+           "kmeans": {"acc": 0.2, "nmi": 0.1, "ari": 0.05}}
+    text = _markdown({"environment": {"gpu": "a GPU", "torch": "2"}, "total_s": 1, "smoke": True, "throughput": {},
+                      "training": {"result": fit}})
+    assert "| C2BIN, the refinement without its gate | 3 | – | – | – | 0.250 | 0.400 | 0.300 | 0.600 |" in text
+    assert text.rstrip().endswith("refinement: 0.1 s; skipped")
+    gated_off = {**fit, "refinement_without_gate": None}
+    assert "without its gate" not in _markdown({"environment": {"torch": "2"}, "total_s": 1, "smoke": True,
+                                                "throughput": {}, "training": {"result": gated_off}})

@@ -323,6 +323,31 @@ EXTRA = ["iris", "wine", "cancer", "shapes", "strokes", "textures", "d-rotated",
 VECTORS = ["digits-vectors", "moons", "circles", "aniso", "iris", "wine", "cancer", "blobs-varied", "classification",
            "digits-geo-vectors"]
 
+#: Epochs of the CIFAR-10 fits of the refinement studies (the default 100 take about 25 minutes here).
+CIFAR_EPOCHS = 15
+
+
+def _cifar10_test(grayscale):
+    def load():
+        from _data import cifar10
+
+        return cifar10("test", grayscale=grayscale)
+
+    return load
+
+
+#: The 10,000 CIFAR-10 test images (from ../shared/data), in colour and in grayscale, for studies of
+#: the refinement on natural images; fitted for :data:`CIFAR_EPOCHS` epochs (:func:`study_data`).
+CIFAR_SETS = {"cifar10": _cifar10_test(False), "cifar10-gray": _cifar10_test(True)}
+
+
+def study_data(name):
+    """``(load, params)`` of a study's data set: one of :data:`DATASETS` with no extra parameters, or
+    one of :data:`CIFAR_SETS` with ``max_epochs`` :data:`CIFAR_EPOCHS`."""
+    if name in CIFAR_SETS:
+        return CIFAR_SETS[name], {"max_epochs": CIFAR_EPOCHS}
+    return DATASETS[name], {}
+
 
 if __name__ == "__main__":
     for name, fn in DATASETS.items():

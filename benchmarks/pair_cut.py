@@ -38,7 +38,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, markdown_row, read_records, refined_variants, scores, study_main, ungated  # noqa: E402
-from _sets import DATASETS, VECTORS  # noqa: E402
+from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
 
@@ -46,18 +46,10 @@ from skc2bin.training import refine  # noqa: E402
 VARIANTS = {"without": False, "with (default)": True}
 #: The image sets of the issue's goals.
 IMAGES = ["digits8", "digits16", "digits28", "digits-geo", "digits-one3x"]
-#: Epochs of the CIFAR-10 fit (as refine_guard.py's; the default 100 take about 25 minutes here).
-CIFAR_EPOCHS = 15
-
-
-def _cifar10():
-    from _data import cifar10
-
-    return cifar10("test")
 
 
 def study(name, seed, args):
-    load, params = (_cifar10, {"max_epochs": CIFAR_EPOCHS}) if name == "cifar10" else (DATASETS[name], {})
+    load, params = study_data(name)
     X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
     for variant, flag in VARIANTS.items():

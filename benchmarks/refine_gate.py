@@ -31,28 +31,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, knn_accuracy, markdown_row, read_records, refined_variants, scores  # noqa: E402
 from _common import study_main, ungated  # noqa: E402
-from _sets import CORE, DATASETS, EXTRA, VECTORS  # noqa: E402
+from _sets import CIFAR_SETS, CORE, DATASETS, EXTRA, VECTORS, study_data  # noqa: E402
 
-#: Epochs of the CIFAR-10 fits (as refine_guard.py's; the default 100 take about 25 minutes here).
-CIFAR_EPOCHS = 15
 #: The shares tau the report tries.
 TAUS = (0.80, 0.85, 0.88)
 
 
-def _cifar10(grayscale):
-    def load():
-        from _data import cifar10
-
-        return cifar10("test", grayscale=grayscale)
-
-    return load
-
-
-LOADERS = {"cifar10": _cifar10(False), "cifar10-gray": _cifar10(True)}
-
-
 def study(name, seed, args):
-    load, params = (LOADERS[name], {"max_epochs": CIFAR_EPOCHS}) if name in LOADERS else (DATASETS[name], {})
+    load, params = study_data(name)
     X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
     acc, nmi, ari = scores(y, est.labels_)
     with ungated():  # what the refinement does where the gate would not stop it
@@ -90,6 +76,6 @@ def report(path):
 
 
 if __name__ == "__main__":
-    study_main(__doc__, study, summary, report, datasets=[*DATASETS, *LOADERS],
+    study_main(__doc__, study, summary, report, datasets=[*DATASETS, *CIFAR_SETS],
                groups={"extra": EXTRA, "core": CORE, "vectors": VECTORS},
                default_out=str(HERE / "results" / "refine_gate.jsonl"), smoke_data="moons")

@@ -387,6 +387,8 @@ def test_refine_summary_says_why_the_refinement_was_skipped():
     assert refine_summary(row) == (
         "refinement (neighbours from the representation): 0.2 s; skipped: the C2BIN head puts 77.7 % of the mined "
         "neighbour pairs in one cluster, under 85 %: too weak neighbours to refine with; kept every C2BIN head")
+    # the threshold the fit used, not the module's value at print time (older histories lack it)
+    assert "under 90 %:" in refine_summary({**row, "refine_gate": 0.9})
 
 
 def test_refine_summary_names_what_replaced_the_head():
@@ -445,6 +447,7 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert last["refine_per_scale"][0]["agreement"] == last["refine_agreement"]
     assert len(last["refine_agreement"]) == 2 and all(0.0 <= a <= 1.0 for a in last["refine_agreement"])
     assert last["refine_gated"] is (last["refine_agreement"][0] < MIN_NEIGHBOR_AGREEMENT)
+    assert last["refine_gate"] == MIN_NEIGHBOR_AGREEMENT
     if last["refine_changed"] == 0.0:
         assert last["refine_agreement"][0] == last["refine_agreement"][1]
     assert C2BINClusterer(**{**params, "refine_pairs": 0}).fit(X).history_[-1]["refine_paired"] is False
@@ -662,6 +665,7 @@ def test_refinement_is_skipped_where_the_head_disagrees_with_its_neighbours(monk
     monkeypatch.setattr(refine, "MIN_NEIGHBOR_AGREEMENT", agreement + 1e-9)  # just above the head's
     info = refine.refine_scales(net, feats, generator=torch.Generator().manual_seed(0), **settings)
     assert info["gated"] is True and info["kept"] == [True] and info["agreement"] == [[agreement, agreement]]
+    assert info["gate"] == agreement + 1e-9
     assert info["losses"] == [[]] and info["scores"] == [[]] and info["graph"] == [False]
     assert all(torch.equal(v, before[k]) for k, v in net.heads[0].state_dict().items())
 

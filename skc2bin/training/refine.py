@@ -539,7 +539,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         diagnostic: how far the neighbours the refinement follows agree
         with the clusters C2BIN found); ``'gated'``: True where the primary
         scale's agreement was below :data:`MIN_NEIGHBOR_AGREEMENT`, so that
-        nothing was refined (every head kept, no losses or scores).
+        nothing was refined (every head kept, no losses or scores);
+        ``'gate'``: that threshold, as this call read it.
     """
     space = features if neighbor_space is None else neighbor_space
     neighbors = mine_neighbors(space, n_neighbors, metric=metric)
@@ -548,7 +549,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     before = [neighbor_agreement(predicted_clusters(head, features), neighbors) for head in heads]
     gated = before[0] < MIN_NEIGHBOR_AGREEMENT
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "paired": [], "agreement": [],
-            "gated": gated}
+            "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT}
     if gated:  # too weak to refine with: every head stays as C2BIN trained it
         for agreement in before:
             for key, value in (("losses", []), ("scores", []), ("admissible", []), ("kept", True), ("graph", False),
@@ -975,7 +976,7 @@ def refine_summary(record):
     if record.get("refine_gated"):
         return (f"refinement{space}: {record['refine_dur']:.1f} s; skipped: the C2BIN head puts "
                 f"{100 * record['refine_agreement'][0]:.1f} % of the mined neighbour pairs in one cluster, under "
-                f"{100 * MIN_NEIGHBOR_AGREEMENT:.0f} %: too weak neighbours to refine with; kept every C2BIN head")
+                f"{100 * record.get('refine_gate', MIN_NEIGHBOR_AGREEMENT):.0f} %: too weak neighbours to refine with; kept every C2BIN head")
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
              f"{PAIRED if record.get('refine_paired') else ''}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"

@@ -62,7 +62,7 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
-from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, predicted_clusters, refine_outcome, refine_scales
+from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, refine_outcome, refine_scales
 from .refine import refine_summary
 from .refine import weigh_inputs
 
@@ -446,16 +446,14 @@ class C2BINNet(NeuralNet):
         features = self.representation(X)
         neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
         views = None if augment is None else (lambda: self.augmented_representation(X, augment, VIEWS, seed + 1))
-        before = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
             floor=floor, graph=graph, pairs=pairs, neighbor_space=neighbor_space,
             metric=SPACE_METRICS[space], views=views, generator=generator,
         )
-        after = [predicted_clusters(network.heads[i], features) for i in network.selected.tolist()]
         network.train()
-        changed = [_share_changed(b, a) for b, a in zip(before, after)]
+        changed = [_share_changed(before, after) for before, after in info["partitions"]]
         record = {
             "refine_loss": info["losses"][0][-1] if info["losses"][0] else float("nan"),
             "refine_losses": info["losses"][0],

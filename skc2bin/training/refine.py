@@ -537,7 +537,9 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         ``'agreement'``: per scale, :func:`neighbor_agreement` of the selected
         head's partition with the mined neighbours, before and after (a
         diagnostic: how far the neighbours the refinement follows agree
-        with the clusters C2BIN found); ``'gated'``: True where the primary
+        with the clusters C2BIN found); ``'partitions'``: per scale, the
+        selected head's partition of ``features`` (:func:`predicted_clusters`),
+        before and after; ``'gated'``: True where the primary
         scale's agreement was below :data:`MIN_NEIGHBOR_AGREEMENT`, so that
         nothing was refined (every head kept, no losses or scores);
         ``'gate'``: that threshold, as this call read it.
@@ -546,17 +548,19 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     neighbors = mine_neighbors(space, n_neighbors, metric=metric)
     n_init = network.n_init
     heads = [network.heads[int(i)] for i in network.selected]
-    before = [neighbor_agreement(predicted_clusters(head, features), neighbors) for head in heads]
+    partitions = [predicted_clusters(head, features) for head in heads]
+    before = [neighbor_agreement(labels, neighbors) for labels in partitions]
     gated = before[0] < MIN_NEIGHBOR_AGREEMENT
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "paired": [], "agreement": [],
-            "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT}
+            "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT}
     if gated:  # too weak to refine with: every head stays as C2BIN trained it
-        for agreement in before:
+        for agreement, labels in zip(before, partitions):
             for key, value in (("losses", []), ("scores", []), ("admissible", []), ("kept", True), ("graph", False),
-                               ("paired", False), ("agreement", [agreement, agreement])):
+                               ("paired", False), ("agreement", [agreement, agreement]),
+                               ("partitions", [labels, labels])):
                 info[key].append(value)
         return info
-    for scale, (current, agreement_before) in enumerate(zip(heads, before)):
+    for scale, (current, agreement_before, labels_before) in enumerate(zip(heads, before, partitions)):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         losses, scores, admissible, replaced = _refine_into(
             current, candidates, features, neighbors, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -574,8 +578,9 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
             current, features, neighbors, pairs=pairs, space=space, metric=metric, floor=floor, prior=prior,
             prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             views=views, generator=generator)))
-        agreement_after = neighbor_agreement(predicted_clusters(current, features), neighbors)
-        info["agreement"].append([agreement_before, agreement_after])
+        labels_after = predicted_clusters(current, features)
+        info["agreement"].append([agreement_before, neighbor_agreement(labels_after, neighbors)])
+        info["partitions"].append([labels_before, labels_after])
     return info
 
 

@@ -140,13 +140,14 @@ def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
 def c2bin_phase(load, seed, args, **params):
     """``(X, y, est, fit_s)``: the data ``load()`` returns (a stratified subset in a ``--smoke`` run;
     images as float32) and a C2BIN fit of it with ``refine=None`` (and ``params``), the C2BIN phase
-    alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds."""
+    alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds. ``n_clusters``
+    is the number of classes unless ``params`` sets it."""
     X, y = smoke_subset(*load(), args)
     if X.ndim == 3:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
-    est = skc2bin.C2BINClusterer(**model_params(args, n_clusters=len(np.unique(y)), random_state=seed,
-                                                refine=None, **params)).fit(X)
+    params = {"n_clusters": len(np.unique(y)), **params}
+    est = skc2bin.C2BINClusterer(**model_params(args, random_state=seed, refine=None, **params)).fit(X)
     return X, y, est, time.perf_counter() - t0
 
 
@@ -191,7 +192,9 @@ def refined_variants(est, X, y, variants):
     """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
     (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
     (``outcome``, ``paired``), the share of mined neighbour pairs its head put in one cluster before
-    and after (``agreement``) and its seconds."""
+    and after (``agreement``), the share the refinement's gate read (``gate_agreement``: the same
+    before, or the head merged down to ``refine.GATE_CLUSTERS`` clusters where it has more) and its
+    seconds."""
     out = {}
     for variant, params in variants.items():
         refined = refined_copy(est, X, refine="neighbors", **params)
@@ -199,6 +202,7 @@ def refined_variants(est, X, y, variants):
         acc, nmi, ari = scores(y, refined.labels_)
         out[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
                         "paired": bool(last.get("refine_paired")), "agreement": last.get("refine_agreement"),
+                        "gate_agreement": last.get("refine_gate_agreement"),
                         "refine_s": last["refine_dur"]}
     return out
 

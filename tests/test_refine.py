@@ -20,6 +20,7 @@ from skc2bin.training.refine import (
     graph_partition,
     laplacian_scores,
     linked_pairs,
+    merged_partition,
     mine_neighbors,
     neighbor_agreement,
     predicted_clusters,
@@ -389,6 +390,9 @@ def test_refine_summary_says_why_the_refinement_was_skipped():
         "neighbour pairs in one cluster, under 85 %: too weak neighbours to refine with; kept every C2BIN head")
     # the threshold the fit used, not the module's value at print time (older histories lack it)
     assert "under 90 %:" in refine_summary({**row, "refine_gate": 0.9})
+    # a head of more than GATE_CLUSTERS clusters: the share the gate read, merged down
+    finer = {**row, "refine_gate_agreement": 0.8012, "refine_per_scale": [{"n_clusters": 30}]}
+    assert "skipped: the C2BIN head, its clusters merged down to 10, puts 80.1 % of" in refine_summary(finer)
 
 
 def test_refine_summary_names_what_replaced_the_head():
@@ -448,6 +452,7 @@ def test_refine_is_recorded_deterministic_and_switchable(blobs3):
     assert len(last["refine_agreement"]) == 2 and all(0.0 <= a <= 1.0 for a in last["refine_agreement"])
     assert last["refine_gated"] is (last["refine_agreement"][0] < MIN_NEIGHBOR_AGREEMENT)
     assert last["refine_gate"] == MIN_NEIGHBOR_AGREEMENT
+    assert last["refine_gate_agreement"] == last["refine_agreement"][0]  # 3 clusters: read as they are
     if last["refine_changed"] == 0.0:
         assert last["refine_agreement"][0] == last["refine_agreement"][1]
     assert C2BINClusterer(**{**params, "refine_pairs": 0}).fit(X).history_[-1]["refine_paired"] is False
@@ -674,6 +679,31 @@ def test_refinement_is_skipped_where_the_head_disagrees_with_its_neighbours(monk
     assert info["gated"] is False and len(info["losses"][0]) == 30
 
 
+def test_the_gate_reads_a_finer_head_merged_down_to_gate_clusters(monkeypatch):
+    """A head of more than GATE_CLUSTERS clusters cuts more neighbour pairs whatever the data; the gate
+    reads its partition with the most linked clusters merged down to GATE_CLUSTERS (merged_partition).
+    Two groups, a 6-cluster head: its own share is under the threshold, the share merged down to two
+    is over it, so it is refined; read at six clusters (GATE_CLUSTERS = 6) it would be gated."""
+    from skc2bin.training import refine
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.cat([torch.randn(60, 4, generator=g) + 4, torch.randn(60, 4, generator=g) - 4])
+    net = _Network(n_init=1, selected=0, n_clusters=6)
+    neighbors = mine_neighbors(feats, 5)
+    labels = predicted_clusters(net.heads[0], feats)
+    own = neighbor_agreement(labels, neighbors)
+    merged = neighbor_agreement(merged_partition(labels, neighbors, 6, 2), neighbors)
+    assert own < merged
+    settings = dict(n_neighbors=5, epochs=5, batch_size=40, lr=1e-2, prior="uniform", graph=False, pairs=0)
+    monkeypatch.setattr(refine, "MIN_NEIGHBOR_AGREEMENT", (own + merged) / 2)
+    monkeypatch.setattr(refine, "GATE_CLUSTERS", 2)
+    info = refine.refine_scales(net, feats, generator=torch.Generator().manual_seed(0), **settings)
+    assert info["gated"] is False and info["gate_agreement"] == merged and info["agreement"][0][0] == own
+    monkeypatch.setattr(refine, "GATE_CLUSTERS", 6)
+    info = refine.refine_scales(net, feats, generator=torch.Generator().manual_seed(0), **settings)
+    assert info["gated"] is True and info["gate_agreement"] == own
+
+
 def test_selection_refuses_a_refined_head_that_empties_clusters():
     """Three tight groups and 12 clusters: refining with the neighbours pulls
     each group into one cluster and empties the others, which the per-batch
@@ -787,6 +817,28 @@ def test_linked_pairs_hand_values():
     assert linked_pairs(torch.tensor(labels), torch.as_tensor(neighbors), 3, top=1) == [(1, 2)]
     # Rows 3 and 4 changed: (0, 1) has 4 links over 4 samples, (1, 2) 2 over 3.
     assert linked_pairs(labels, np.array([[2, 1], [3, 0], [0, 3], [0, 2], [2, 2]]), 3, top=5) == [(0, 1), (1, 2)]
+
+
+def test_merged_partition_hand_values():
+    """Links (both directions, over the two sizes): (0, 1) 2 / 4 from rows 1 and 2, (1, 2) 1 / 4
+    from row 5, (0, 2) none. Down to two clusters: 0 and 1 merge (as 0); down to one, all do."""
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    neighbors = np.array([[1], [2], [1], [2], [5], [3]])
+    assert merged_partition(labels, neighbors, 3, 3).tolist() == labels.tolist()
+    assert merged_partition(labels, neighbors, 3, 2).tolist() == [0, 0, 0, 0, 2, 2]
+    assert merged_partition(torch.as_tensor(labels), torch.as_tensor(neighbors), 3, 1).tolist() == [0] * 6
+    # the merges raise the share of neighbour pairs in one cluster: 3/6, then 5/6, then 1
+    assert [neighbor_agreement(merged_partition(labels, neighbors, 3, t), neighbors) for t in (3, 2, 1)] == [
+        0.5, 5 / 6, 1.0]
+    # an empty cluster (3) is not counted: three non-empty clusters are already at most 3
+    assert merged_partition(labels, neighbors, 4, 3).tolist() == labels.tolist()
+    # After a merge the links add up. Four pairs of rows; (0, 1) are most linked (4 / 4) and merge
+    # first. Cluster 2 then has 2 links to the merged cluster (2 / 6) against 1 to cluster 3 (1 / 4),
+    # so it joins the merged cluster; counting its link to cluster 0 alone (1 / 6) it would not.
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    neighbors = np.array([[2, 3], [2, 3], [3, 2], [2, 3], [0, 5], [2, 4], [4, 7], [6, 6]])
+    assert merged_partition(labels, neighbors, 4, 3).tolist() == [0, 0, 0, 0, 2, 2, 3, 3]
+    assert merged_partition(labels, neighbors, 4, 2).tolist() == [0, 0, 0, 0, 0, 0, 3, 3]
 
 
 def test_crossed_partitions_hand_values():

@@ -406,8 +406,11 @@ class C2BINNet(NeuralNet):
         share of mined neighbour pairs in one cluster of the head, before
         and after), ``refine_gated`` (True where that share, before, was
         below :data:`~skc2bin.training.refine.MIN_NEIGHBOR_AGREEMENT` for the
-        primary scale, so that nothing was refined), ``refine_gate`` (that
-        threshold, as the fit read it), ``refine_per_scale`` (the
+        primary scale, so that nothing was refined; a head of more than
+        :data:`~skc2bin.training.refine.GATE_CLUSTERS` clusters is read with
+        its most linked clusters merged down to that many), ``refine_gate``
+        (that threshold, as the fit read it), ``refine_gate_agreement`` (the
+        share compared with it), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
         ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
@@ -466,6 +469,7 @@ class C2BINNet(NeuralNet):
             "refine_agreement": info["agreement"][0],
             "refine_gated": info["gated"],
             "refine_gate": info["gate"],
+            "refine_gate_agreement": info["gate_agreement"],
             "refine_per_scale": [
                 {"n_clusters": network.heads[i].n_clusters,
                  "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],

@@ -18,8 +18,10 @@ representation:
    little to the input's geometry, but it tells which features matter;
    ``docs/benchmarks.md``). The gate: where the primary scale's C2BIN head
    puts fewer than :data:`MIN_NEIGHBOR_AGREEMENT` of these pairs in one
-   cluster, the neighbours are too weak to refine with and the refinement
-   stops here (CIFAR-10 on a CPU, shifted digits: it lowered ACC there);
+   cluster (a head of more than :data:`GATE_CLUSTERS` clusters read with
+   its most linked clusters merged down to that many), the neighbours are
+   too weak to refine with and the refinement stops here (CIFAR-10 on a
+   CPU, shifted digits: it lowered ACC there);
 3. train the ``n_init`` heads of every scale on the frozen features with
    ``L = -mean_i log <p_i, p_j(i)> + w · sum_v prior(P_v)``, ``j(i)`` a random
    neighbour of ``i`` drawn anew every epoch, ``P_v`` the batch's mean
@@ -92,10 +94,10 @@ import torch
 from ..losses import neighbor_consistency_loss, size_prior_loss
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "linked_pairs", "crossed_partitions", "view_agreement", "VIEWS",
+           "linked_pairs", "merged_partition", "crossed_partitions", "view_agreement", "VIEWS",
            "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
            "neighbor_agreement", "cluster_cut_shares", "mean_cluster_cut", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES",
-           "GRAPH_MARGIN", "PAIRS_CLUSTER_CUT", "MIN_NEIGHBOR_AGREEMENT", "SPACE_METRICS",
+           "GRAPH_MARGIN", "PAIRS_CLUSTER_CUT", "MIN_NEIGHBOR_AGREEMENT", "GATE_CLUSTERS", "SPACE_METRICS",
            "MIN_LAPLACIAN_SCORE", "laplacian_scores", "weigh_inputs", "refine_outcome", "refine_summary"]
 
 #: The refinement uses at most this many training samples (a random subset
@@ -124,6 +126,15 @@ GRAPH_MARGIN = 0.15
 #: canvas (0.82) the refinement lowered ACC on every seed; on the data sets
 #: where it helped the head keeps 0.88 or more (``benchmarks/refine_gate.py``).
 MIN_NEIGHBOR_AGREEMENT = 0.85
+
+#: The gate reads a primary partition of more clusters than this merged
+#: down to this many (:func:`merged_partition`): a finer partition cuts more
+#: neighbour pairs whatever the data (digits with 30 clusters: 0.83, with 50:
+#: 0.71, where the refinement still helped), and the threshold above was
+#: set on partitions of 2 to 10 clusters. Merged down, CIFAR-10 with 30
+#: clusters reads 0.79 (0.78 with 10) and digits 0.98
+#: (``docs/benchmarks.md``, "The gate at other numbers of clusters").
+GATE_CLUSTERS = 10
 
 #: The re-pairing step's copy must also cut, on average over its clusters,
 #: a smaller share of their neighbour pairs than the head and the control
@@ -479,7 +490,9 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     First, the gate: where the primary scale's selected head puts fewer than
     :data:`MIN_NEIGHBOR_AGREEMENT` of the mined neighbour pairs in one
     cluster, the neighbours are too weak to refine with and every head
-    stays as it is. Otherwise, per scale, copies of the ``n_init`` heads are trained with
+    stays as it is. A head of more than :data:`GATE_CLUSTERS` clusters is
+    read with its most linked clusters merged down to that many
+    (:func:`merged_partition`). Otherwise, per scale, copies of the ``n_init`` heads are trained with
     :func:`refine_heads`; among those that are *admissible* (no cluster of
     their partition of ``features`` below ``floor`` × n/k samples), the one
     with the lowest :func:`selection_scores` replaces the weights of the
@@ -542,7 +555,10 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         before and after; ``'gated'``: True where the primary
         scale's agreement was below :data:`MIN_NEIGHBOR_AGREEMENT`, so that
         nothing was refined (every head kept, no losses or scores);
-        ``'gate'``: that threshold, as this call read it.
+        ``'gate'``: that threshold, as this call read it;
+        ``'gate_agreement'``: the share the gate compared with it (the
+        primary head's, merged down to :data:`GATE_CLUSTERS` clusters
+        where it has more).
     """
     space = features if neighbor_space is None else neighbor_space
     neighbors = mine_neighbors(space, n_neighbors, metric=metric)
@@ -550,9 +566,12 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     heads = [network.heads[int(i)] for i in network.selected]
     partitions = [predicted_clusters(head, features) for head in heads]
     before = [neighbor_agreement(labels, neighbors) for labels in partitions]
-    gated = before[0] < MIN_NEIGHBOR_AGREEMENT
+    k = heads[0].n_clusters
+    gate_agreement = before[0] if k <= GATE_CLUSTERS else neighbor_agreement(
+        merged_partition(partitions[0], neighbors, k, GATE_CLUSTERS), neighbors)
+    gated = gate_agreement < MIN_NEIGHBOR_AGREEMENT
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "paired": [], "agreement": [],
-            "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT}
+            "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT, "gate_agreement": gate_agreement}
     if gated:  # too weak to refine with: every head stays as C2BIN trained it
         for agreement, labels in zip(before, partitions):
             for key, value in (("losses", []), ("scores", []), ("admissible", []), ("kept", True), ("graph", False),
@@ -871,6 +890,52 @@ def linked_pairs(labels, neighbors, n_clusters, top):
     return [(int(a), int(b)) for _, a, b in ranked[:top]]
 
 
+def merged_partition(labels, neighbors, n_clusters, target):
+    """``labels`` with its most linked clusters merged, one pair at a time,
+    until at most ``target`` non-empty clusters remain.
+
+    Each merge joins the pair ranked first by :func:`linked_pairs`: the most
+    (sample, mined neighbour) pairs between the two clusters, divided by
+    their combined size; ties take the lowest ``(a, b)``. The merged cluster
+    keeps ``a``'s number. Used by the refinement's gate to read a partition
+    finer than :data:`GATE_CLUSTERS` at that granularity: a finer partition
+    cuts more neighbour pairs whatever the data (``docs/benchmarks.md``,
+    "The gate at other numbers of clusters").
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        Cluster of each sample, in ``range(n_clusters)``.
+    neighbors : LongTensor or ndarray of shape (n_samples, n_neighbors)
+    n_clusters, target : int
+
+    Returns
+    -------
+    merged : ndarray of shape (n_samples,)
+        Cluster numbers are those of ``labels`` (a subset of them).
+    """
+    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
+    nb = np.asarray(torch.as_tensor(neighbors).cpu())
+    links = np.zeros((n_clusters, n_clusters))
+    np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
+    links += links.T
+    np.fill_diagonal(links, 0.0)
+    sizes = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    into = np.arange(n_clusters)
+    while np.count_nonzero(sizes) > max(int(target), 1):
+        alive = np.flatnonzero(sizes)
+        ranked = links[np.ix_(alive, alive)] / (sizes[alive, None] + sizes[None, alive])
+        ranked[np.tril_indices(len(alive))] = -1.0  # each pair once, as (a, b) with a < b
+        i, j = np.unravel_index(np.argmax(ranked), ranked.shape)
+        a, b = alive[i], alive[j]
+        links[a] += links[b]
+        links[:, a] += links[:, b]
+        links[a, a] = links[b] = links[:, b] = 0.0
+        sizes[a], sizes[b] = sizes[a] + sizes[b], 0.0
+        into[into == b] = a
+    return into[labels]
+
+
 def crossed_partitions(labels, a, b, halves_a, halves_b):
     """The two partitions that join the halves of clusters ``a`` and ``b`` across the pair.
 
@@ -979,9 +1044,13 @@ def refine_summary(record):
     head = OUTCOMES[refine_outcome(record.get("refine_kept"), record.get("refine_graph"))]
     space = f" (neighbours from the {record['refine_space'].replace('-', ' ')})" if "refine_space" in record else ""
     if record.get("refine_gated"):
-        return (f"refinement{space}: {record['refine_dur']:.1f} s; skipped: the C2BIN head puts "
-                f"{100 * record['refine_agreement'][0]:.1f} % of the mined neighbour pairs in one cluster, under "
-                f"{100 * record.get('refine_gate', MIN_NEIGHBOR_AGREEMENT):.0f} %: too weak neighbours to refine with; kept every C2BIN head")
+        k = (record.get("refine_per_scale") or [{}])[0].get("n_clusters", 0)
+        merged = f", its clusters merged down to {GATE_CLUSTERS}," if k > GATE_CLUSTERS else ""
+        share = record.get("refine_gate_agreement", record["refine_agreement"][0])
+        gate = record.get("refine_gate", MIN_NEIGHBOR_AGREEMENT)
+        return (f"refinement{space}: {record['refine_dur']:.1f} s; skipped: the C2BIN head{merged} puts "
+                f"{100 * share:.1f} % of the mined neighbour pairs in one cluster, under {100 * gate:.0f} %: "
+                "too weak neighbours to refine with; kept every C2BIN head")
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
              f"{PAIRED if record.get('refine_paired') else ''}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"

@@ -879,12 +879,7 @@ def linked_pairs(labels, neighbors, n_clusters, top):
     -------
     pairs : list of (int, int)
     """
-    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
-    nb = np.asarray(torch.as_tensor(neighbors).cpu())
-    links = np.zeros((n_clusters, n_clusters))
-    np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
-    links += links.T
-    sizes = np.bincount(labels, minlength=n_clusters)
+    links, sizes = _cluster_links(labels, neighbors, n_clusters)
     ranked = sorted(((-links[a, b] / (sizes[a] + sizes[b]), a, b) for a in range(n_clusters)
                      for b in range(a + 1, n_clusters) if links[a, b] > 0))
     return [(int(a), int(b)) for _, a, b in ranked[:top]]
@@ -900,27 +895,17 @@ def merged_partition(labels, neighbors, n_clusters, target):
     keeps ``a``'s number. Used by the refinement's gate to read a partition
     finer than :data:`GATE_CLUSTERS` at that granularity: a finer partition
     cuts more neighbour pairs whatever the data (``docs/benchmarks.md``,
-    "The gate at other numbers of clusters").
-
-    Parameters
-    ----------
-    labels : array-like of shape (n_samples,)
-        Cluster of each sample, in ``range(n_clusters)``.
-    neighbors : LongTensor or ndarray of shape (n_samples, n_neighbors)
-    n_clusters, target : int
+    "The gate at other numbers of clusters"). ``labels``, ``neighbors`` and
+    ``n_clusters`` as for :func:`linked_pairs`; ``target`` an int.
 
     Returns
     -------
     merged : ndarray of shape (n_samples,)
         Cluster numbers are those of ``labels`` (a subset of them).
     """
-    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
-    nb = np.asarray(torch.as_tensor(neighbors).cpu())
-    links = np.zeros((n_clusters, n_clusters))
-    np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
-    links += links.T
+    links, sizes = _cluster_links(labels, neighbors, n_clusters)
     np.fill_diagonal(links, 0.0)
-    sizes = np.bincount(labels, minlength=n_clusters).astype(np.float64)
+    sizes = sizes.astype(np.float64)
     into = np.arange(n_clusters)
     while np.count_nonzero(sizes) > max(int(target), 1):
         alive = np.flatnonzero(sizes)
@@ -933,7 +918,18 @@ def merged_partition(labels, neighbors, n_clusters, target):
         links[a, a] = links[b] = links[:, b] = 0.0
         sizes[a], sizes[b] = sizes[a] + sizes[b], 0.0
         into[into == b] = a
-    return into[labels]
+    return into[np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)]
+
+
+def _cluster_links(labels, neighbors, n_clusters):
+    """``(links, sizes)``: ``links[a, b]`` the (sample, mined neighbour) pairs
+    joining clusters ``a`` and ``b`` in either direction (symmetric; the
+    diagonal counts pairs inside a cluster twice), ``sizes`` the clusters'."""
+    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
+    nb = np.asarray(torch.as_tensor(neighbors).cpu())
+    links = np.zeros((n_clusters, n_clusters))
+    np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
+    return links + links.T, np.bincount(labels, minlength=n_clusters)
 
 
 def crossed_partitions(labels, a, b, halves_a, halves_b):

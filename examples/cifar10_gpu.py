@@ -63,6 +63,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.distributed as dist
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from torch.utils.data import Subset
@@ -119,9 +120,10 @@ def main():
     X_test, y_test, _ = image_folder(Path(args.root) / "test", args.per_class)
 
     # The recipe of docs/user_guide/photographs.rst; torch.compile pays off in long GPU fits only.
+    on_gpu = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     est = C2BINClusterer(
         n_clusters=10, backbone="resnet18", device=args.device, max_epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, lr_schedule="cosine", compile=args.device != "cpu",
+        batch_size=args.batch_size, lr=args.lr, lr_schedule="cosine", compile=on_gpu,
         refine="neighbors" if args.refine else None, random_state=args.seed, verbose=1,
     )
     t0 = time.perf_counter()

@@ -215,15 +215,15 @@ def append_record(path, record):
 
 
 def read_records(path, key=("data", "seed")):
-    """``{(record[k] for k in key): record}`` from the JSON-lines file ``path`` (empty if it does
-    not exist). A fit is deterministic, so a key recorded twice keeps its latest line, the one with
-    the most fields."""
+    """``{(record.get(k) for k in key): record}`` from the JSON-lines file ``path`` (empty if it does
+    not exist; a field a record lacks keys as None). A fit is deterministic, so a key recorded twice
+    keeps its latest line, the one with the most fields."""
     records = {}
     if Path(path).exists():
         for line in Path(path).read_text().splitlines():
             if line.strip():
                 record = json.loads(line)
-                records[tuple(record[k] for k in key)] = record
+                records[tuple(record.get(k) for k in key)] = record
     return records
 
 

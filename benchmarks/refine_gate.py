@@ -73,8 +73,8 @@ def summary(r):
 def report(path):
     """The fits by the C2BIN head's neighbour agreement, then what the rule would do for each tau
     (records of ``--clusters`` runs: :func:`report_clusters`)."""
-    recs = sorted(read_records(path, key=("data", "seed", "n_clusters")).values() if _by_clusters(path)
-                  else read_records(path).values(), key=lambda r: r["default"]["agreement"][0])
+    recs = sorted(read_records(path, key=("data", "seed", "n_clusters")).values(),
+                  key=lambda r: r["default"]["agreement"][0])
     if recs and "n_clusters" in recs[0]:
         return report_clusters(recs)
     print("| data | seed | head's neighbour agreement: before → after | 10-NN acc. | C2BIN phase ACC | refined ACC "
@@ -94,12 +94,6 @@ def report(path):
         print(markdown_row(f"{tau:.2f}", f"{len(gated)} of {len(recs)}", f"{gain:+.3f} in all",
                            ", ".join(f"{r['data']} {r['seed']} ({r['phase']['acc'] - r['default']['acc']:+.3f})"
                                      for r in gated) or "–"))
-
-
-def _by_clusters(path):
-    """Whether ``path`` holds records of ``--clusters`` runs."""
-    records = read_records(path, key=("data", "seed"))
-    return any("n_clusters" in r for r in records.values())
 
 
 def report_clusters(recs):

@@ -881,7 +881,7 @@ def linked_pairs(labels, neighbors, n_clusters, top):
     -------
     pairs : list of (int, int)
     """
-    links, sizes = _cluster_links(labels, neighbors, n_clusters)
+    _, links, sizes = _cluster_links(labels, neighbors, n_clusters)
     ranked = sorted(((-links[a, b] / (sizes[a] + sizes[b]), a, b) for a in range(n_clusters)
                      for b in range(a + 1, n_clusters) if links[a, b] > 0))
     return [(int(a), int(b)) for _, a, b in ranked[:top]]
@@ -905,7 +905,7 @@ def merged_partition(labels, neighbors, n_clusters, target):
     merged : ndarray of shape (n_samples,)
         Cluster numbers are those of ``labels`` (a subset of them).
     """
-    links, sizes = _cluster_links(labels, neighbors, n_clusters)
+    labels, links, sizes = _cluster_links(labels, neighbors, n_clusters)
     np.fill_diagonal(links, 0.0)
     sizes = sizes.astype(np.float64)
     into = np.arange(n_clusters)
@@ -920,18 +920,19 @@ def merged_partition(labels, neighbors, n_clusters, target):
         links[a, a] = links[b] = links[:, b] = 0.0
         sizes[a], sizes[b] = sizes[a] + sizes[b], 0.0
         into[into == b] = a
-    return into[np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)]
+    return into[labels]
 
 
 def _cluster_links(labels, neighbors, n_clusters):
-    """``(links, sizes)``: ``links[a, b]`` the (sample, mined neighbour) pairs
-    joining clusters ``a`` and ``b`` in either direction (symmetric; the
-    diagonal counts pairs inside a cluster twice), ``sizes`` the clusters'."""
+    """``(labels, links, sizes)``: ``labels`` as an int64 array,
+    ``links[a, b]`` the (sample, mined neighbour) pairs joining clusters ``a``
+    and ``b`` in either direction (symmetric; the diagonal counts pairs
+    inside a cluster twice), ``sizes`` the clusters'."""
     labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
     nb = np.asarray(torch.as_tensor(neighbors).cpu())
     links = np.zeros((n_clusters, n_clusters))
     np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
-    return links + links.T, np.bincount(labels, minlength=n_clusters)
+    return labels, links + links.T, np.bincount(labels, minlength=n_clusters)
 
 
 def crossed_partitions(labels, a, b, halves_a, halves_b):

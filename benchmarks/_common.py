@@ -191,7 +191,7 @@ def fit_augmentation(est):
 def refined_variants(est, X, y, variants):
     """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
     (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
-    (``outcome``, ``paired``), the share of mined neighbour pairs its head put in one cluster before
+    (``outcome``, ``layout``, ``paired``), the share of mined neighbour pairs its head put in one cluster before
     and after (``agreement``), the share the refinement's gate read (``gate_agreement``: the same
     before, or the head merged down to ``refine.GATE_CLUSTERS`` clusters where it has more) and its
     seconds."""
@@ -201,7 +201,8 @@ def refined_variants(est, X, y, variants):
         last = refined.history_[-1]
         acc, nmi, ari = scores(y, refined.labels_)
         out[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
-                        "paired": bool(last.get("refine_paired")), "agreement": last.get("refine_agreement"),
+                        "paired": bool(last.get("refine_paired")), "layout": bool(last.get("refine_layout")),
+                        "agreement": last.get("refine_agreement"),
                         "gate_agreement": last.get("refine_gate_agreement"),
                         "refine_s": last["refine_dur"]}
     return out

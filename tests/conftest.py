@@ -23,6 +23,9 @@ TINY = dict(
     # Its re-pairing step (refine_pairs=2 by default) added a third to such a fit (0.20 -> 0.27 s,
     # measured once); the tests of the refinement turn it on where they check it.
     refine_pairs=0,
+    # Its layouts (refine_layouts=2 by default, feature vectors only) take 500 gradient epochs each;
+    # the tests of the refinement turn them on where they check them.
+    refine_layouts=0,
     batch_size=32,
     hidden_size=16,
     representation_size=8,

@@ -61,6 +61,8 @@ EXPECTED = {
     "pair_cut": ["| data | seed | C2BIN phase | without: ACC | with (default): ACC | step: ACC (control, copies, head) "
                  "| pairs cut | mean cut per cluster | largest cluster | picked |", "| moons | 0 | ",
                  "| data | seeds | without: ACC mean (worst) | with (default): ACC mean (worst) |"],
+    "layout_starts": ["| data | seeds | no layout: ACC mean (worst) | 1 layout: ACC mean (worst) | 2 layouts: ACC mean "
+                      "(worst) |", "| moons | 1 | "],
     "refine_gate": ["| data | seed | head's neighbour agreement: before → after | 10-NN acc. | C2BIN phase ACC | "
                     "refined ACC | change | what replaced the head |", "| moons | 0 | ",
                     "| tau | fits left unrefined | ACC change there (refined → unrefined) | fits |", "| 0.85 | "],

@@ -416,6 +416,14 @@ def test_refine_summary_names_what_replaced_the_head():
                                "of its clusters re-paired; 37.3 %")
     assert lines[1].startswith("  scale of 100 clusters: the graph partition, refined, replaced the head, then two "
                                "of its clusters re-paired;")
+    scales[1]["layout"] = True
+    lines = refine_summary({**row, "refine_layout": True, "refine_paired": True, "refine_per_scale": scales}
+                           ).splitlines()
+    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then a "
+                               "partition of a layout of the neighbour graph, refined, replaced it, then two of its "
+                               "clusters re-paired; 37.3 %")
+    assert "then a partition of a layout of the neighbour graph, refined, replaced it, then two" in lines[1]
+    scales[1]["layout"] = False
     scales[1]["agreement"] = [0.5, 0.8125]
     lines = refine_summary({**row, "refine_agreement": [0.7734, 0.8411], "refine_per_scale": scales}).splitlines()
     assert lines[0].endswith("37.3 % of the samples changed cluster; neighbour pairs in one cluster 0.773 -> 0.841")
@@ -501,7 +509,8 @@ def test_refine_multiscale_and_uniform_prior(blobs3):
 
 @pytest.mark.parametrize("bad", [{"refine": "scan"}, {"refine_epochs": 0}, {"size_prior": "none"},
                                  {"size_prior_floor": 0.0}, {"refine_neighbors": 0}, {"refine_graph": "yes"},
-                                 {"refine_space": "pixels"}, {"refine_pairs": -1}, {"refine_pairs": 1.5}])
+                                 {"refine_space": "pixels"}, {"refine_pairs": -1}, {"refine_pairs": 1.5},
+                                 {"refine_layouts": -1}, {"refine_layouts": "2"}])
 def test_refine_parameters_are_validated(blobs3, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         C2BINClusterer(**{**TINY, **bad}).fit(blobs3)
@@ -906,3 +915,68 @@ def test_refine_scales_records_the_re_pairing_per_scale():
                              metric="euclidean", generator=torch.Generator().manual_seed(0))
         assert info["paired"] == [pairs > 0]
         assert (clustering_accuracy(truth, predicted_clusters(net.heads[0], feats).numpy()) == 1.0) is (pairs > 0)
+
+
+# ------------------------------------------------------------ layouts of the neighbour graph (before step 6)
+def test_layout_starts_replace_a_head_that_cuts_both_groups_and_keep_one_that_does_not():
+    """A head cutting two groups in half (along a noise feature) gives way
+    to a layout's partition, distilled and refined: it is lower on the
+    selection score and cuts fewer neighbour pairs than the head and the
+    head's refined copy. A head that already draws the groups stays bit for bit."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import _layouts, _take_layout_starts
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(160, 4, generator=g)
+    feats[:80, 0] += 6.0
+    truth = np.repeat([0, 1], 80)
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    training = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
+    layouts = _layouts(feats, "euclidean", 2, torch.Generator().manual_seed(0))
+    assert layouts[0] is None and len(layouts[1]) == 2
+    for labels, replaced in (((feats[:, 1] > 0).long(), True), (torch.as_tensor(truth), False)):
+        torch.manual_seed(0)
+        head = ClusterHead(4, 2)
+        distill_head(head, feats, labels, generator=torch.Generator().manual_seed(0), **training)
+        before = {k: v.clone() for k, v in head.state_dict().items()}
+        taken = _take_layout_starts(head, feats, neighbors, layouts=layouts, floor=0.1,
+                                    generator=torch.Generator().manual_seed(0), **training)
+        assert taken is replaced
+        if replaced:  # (the groups touch: one sample of 160 lies nearer the other)
+            assert clustering_accuracy(truth, predicted_clusters(head, feats).numpy()) >= 0.99
+        else:
+            assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+
+
+def test_refine_scales_draws_layouts_once_and_only_for_an_input_space(monkeypatch):
+    """``layouts`` > 0 with a ``neighbor_space`` (an input space): the layouts
+    are drawn once for every scale and the step's outcome is recorded per
+    scale. Without a ``neighbor_space`` (the representation: images) or with
+    ``layouts=0`` no layout is drawn."""
+    import skc2bin.training.refine as refine_module
+
+    feats, _ = _four_groups()
+    calls = []
+    real = refine_module._layouts
+    monkeypatch.setattr(refine_module, "_layouts", lambda *a: calls.append(a[2]) or real(*a))
+
+    class _TwoScales(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n_init = 1
+            torch.manual_seed(0)
+            self.heads = torch.nn.ModuleList([ClusterHead(4, 2), ClusterHead(4, 3)])
+            self.register_buffer("selected", torch.tensor([0, 1]))
+
+    for layouts, space, drawn in ((2, feats.clone(), [2]), (2, None, []), (0, feats.clone(), [])):
+        calls.clear()
+        net = _TwoScales()
+        distill_head(net.heads[0], feats, torch.as_tensor(np.repeat([0, 1], 80)), epochs=20, batch_size=32, lr=1e-2,
+                     generator=torch.Generator().manual_seed(0))
+        info = refine_scales(net, feats, n_neighbors=5, epochs=5, batch_size=32, lr=1e-2, graph=False, pairs=0,
+                             layouts=layouts, neighbor_space=space, metric="euclidean",
+                             generator=torch.Generator().manual_seed(0))
+        assert calls == drawn
+        assert len(info["layout"]) == 2 and all(isinstance(v, bool) for v in info["layout"])
+        if not drawn:
+            assert info["layout"] == [False, False]

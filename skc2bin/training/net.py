@@ -382,7 +382,7 @@ class C2BINNet(NeuralNet):
         return self
 
     def refine(self, X, *, n_neighbors=10, epochs=50, prior="floor", floor=0.1, prior_weight=1.0, graph=True,
-               pairs=2, space="representation", augment=None, distributed=None):
+               pairs=2, layouts=1, space="representation", augment=None, distributed=None):
         """The refinement phase (:mod:`skc2bin.training.refine`) on the training samples ``X``.
 
         Retrains the cluster heads on the frozen representation of ``X`` (at
@@ -399,7 +399,10 @@ class C2BINNet(NeuralNet):
         admissible refined head scored lower), ``refine_graph`` (True where
         the spectral partition of the neighbour graph, distilled or refined,
         replaced the chosen head; ``graph`` turns that candidate on: True
-        offers both forms, ``'distilled'`` only the distilled one), ``refine_paired``
+        offers both forms, ``'distilled'`` only the distilled one), ``refine_layout``
+        (True where a partition of a layout of the neighbour graph, refined,
+        replaced it next; ``layouts`` is how many are tried, 0 none, and
+        only where ``space`` is an input space), ``refine_paired``
         (True where the head's partition with two of its clusters re-paired
         replaced it, the last step; ``pairs`` is how many of the most linked
         pairs of clusters are tried, 0 none), ``refine_agreement`` (the
@@ -413,7 +416,7 @@ class C2BINNet(NeuralNet):
         share compared with it), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
-        ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
+        ``layout``, ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
         ``agreement``) and
         ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
         without ``per_scale`` describe the primary scale.
@@ -452,7 +455,7 @@ class C2BINNet(NeuralNet):
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
-            floor=floor, graph=graph, pairs=pairs, neighbor_space=neighbor_space,
+            floor=floor, graph=graph, pairs=pairs, layouts=layouts, neighbor_space=neighbor_space,
             metric=SPACE_METRICS[space], views=views, generator=generator,
         )
         network.train()
@@ -465,6 +468,7 @@ class C2BINNet(NeuralNet):
             "refine_admissible": info["admissible"][0],
             "refine_kept": info["kept"][0],
             "refine_graph": bool(info["graph"][0]),
+            "refine_layout": bool(info["layout"][0]),
             "refine_paired": info["paired"][0],
             "refine_agreement": info["agreement"][0],
             "refine_gated": info["gated"],
@@ -472,7 +476,8 @@ class C2BINNet(NeuralNet):
             "refine_gate_agreement": info["gate_agreement"],
             "refine_per_scale": [
                 {"n_clusters": network.heads[i].n_clusters,
-                 "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "paired": info["paired"][s],
+                 "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "layout": bool(info["layout"][s]),
+                 "paired": info["paired"][s],
                  "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
                  "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s],
                  "agreement": info["agreement"][s]}

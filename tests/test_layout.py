@@ -1,0 +1,78 @@
+"""The UMAP-style layout of a neighbour graph (``skc2bin.training.layout``):
+its fuzzy graph against values computed independently, the layout's
+determinism and separation, and the partition of a layout."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from skc2bin.training.layout import fuzzy_graph, graph_layout, layout_partition
+from skc2bin.training.refine import mine_neighbors
+
+
+def test_fuzzy_graph_of_a_square_joins_each_corner_to_its_two_sides():
+    """Corners of a unit square, 3 neighbours each: the two sides lie at the
+    nearest distance (weight 1 each) and already sum to more than log2(3),
+    so the diagonal's weight is driven to 0; the union keeps the sides at 1."""
+    rows = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    graph = fuzzy_graph(rows, mine_neighbors(rows, 3, metric="euclidean")).toarray()
+    sides = np.array([[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0]], dtype=float)
+    np.testing.assert_allclose(graph, sides, atol=1e-9)
+
+
+def test_fuzzy_graph_matches_umaps_formulas_computed_independently():
+    """Per row, weights ``exp(-(d - rho) / sigma)`` with ``rho`` the nearest
+    distance and ``sigma`` solving ``sum = log2(k)`` (here by Brent's method),
+    then the fuzzy union ``A + A^T - A * A^T``."""
+    rows = torch.tensor([[0.0], [1.0], [2.5], [4.5], [7.0], [10.0]])
+    k = 3
+    neighbors = mine_neighbors(rows, k, metric="euclidean")
+    x = rows.numpy().ravel()
+    directed = np.zeros((6, 6))
+    for i in range(6):
+        d = np.abs(x[i] - x[neighbors[i].numpy()])
+        gaps = d - d.min()
+        sigma = brentq(lambda s: np.exp(-gaps / s).sum() - math.log2(k), 1e-6, 1e3)
+        directed[i, neighbors[i].numpy()] = np.exp(-gaps / sigma)
+    expected = directed + directed.T - directed * directed.T
+    np.testing.assert_allclose(fuzzy_graph(rows, neighbors).toarray(), expected, atol=1e-6)
+
+
+def _two_groups(n=60, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randn(2 * n, 5, generator=g)
+    rows[:n, 0] += 8.0
+    return rows, np.repeat([0, 1], n)
+
+
+def test_graph_layout_separates_disconnected_groups_and_is_seeded():
+    rows, truth = _two_groups()
+    graph = fuzzy_graph(rows, mine_neighbors(rows, 15, metric="euclidean"))
+    layout = graph_layout(graph, n_components=3, epochs=100, generator=torch.Generator().manual_seed(0))
+    assert layout.shape == (120, 3) and layout.dtype == torch.float32
+    again = graph_layout(graph, n_components=3, epochs=100, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(layout, again)
+    other = graph_layout(graph, n_components=3, epochs=100, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(layout, other)
+    a, b = layout[truth == 0], layout[truth == 1]
+    between = (a.mean(0) - b.mean(0)).norm()
+    within = max((a - a.mean(0)).norm(dim=1).max(), (b - b.mean(0)).norm(dim=1).max())
+    assert between > 2 * within
+
+
+def test_layout_partition_recovers_blobs_of_unequal_sizes():
+    X, y = make_blobs([200, 60, 30], n_features=6, cluster_std=1.0, random_state=0)
+    rows = torch.tensor(X, dtype=torch.float32)
+    graph = fuzzy_graph(rows, mine_neighbors(rows, 15, metric="euclidean"))
+    layout = graph_layout(graph, epochs=200, generator=torch.Generator().manual_seed(0))
+    labels = layout_partition(layout, 3, generator=torch.Generator().manual_seed(0))
+    assert adjusted_rand_score(y, labels) == pytest.approx(1.0)
+
+
+def test_layout_partition_gives_none_for_too_few_samples():
+    assert layout_partition(torch.zeros(5, 10), 3) is None

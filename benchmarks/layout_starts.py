@@ -17,6 +17,7 @@ Run (one torch thread; one JSON line per fit appended to --out):
         --out benchmarks/results/layout_starts.jsonl
     python benchmarks/layout_starts.py --report --out benchmarks/results/layout_starts.jsonl
 ``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there);
+``--layout-epochs N`` sets the layouts' gradient epochs (``refine.LAYOUT_EPOCHS``, restored after);
 ``--smoke`` refines one small fit of 200 moons into a temporary file.
 """
 
@@ -30,6 +31,8 @@ sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, markdown_row, read_records, refined_variants, scores, study_main  # noqa: E402
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
+from skc2bin.training import refine  # noqa: E402
+
 #: Variant name -> parameters of the refined copy.
 VARIANTS = {"no layout": {"refine_layouts": 0}, "1 layout": {"refine_layouts": 1}, "2 layouts": {"refine_layouts": 2}}
 
@@ -38,7 +41,13 @@ def study(name, seed, args):
     load, params = study_data(name)
     X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
-    record.update(refined_variants(est, X, y, VARIANTS))
+    saved = refine.LAYOUT_EPOCHS
+    try:
+        if args.layout_epochs is not None:
+            refine.LAYOUT_EPOCHS = record["layout_epochs"] = args.layout_epochs
+        record.update(refined_variants(est, X, y, VARIANTS))
+    finally:
+        refine.LAYOUT_EPOCHS = saved
     return record
 
 
@@ -71,7 +80,12 @@ def report(path):
             f"{np.mean([r['fit_s'] for r in rows]):.0f}"))
 
 
+def _options(parser):
+    parser.add_argument("--layout-epochs", type=int, default=None,
+                        help=f"the layouts' gradient epochs (default: refine.LAYOUT_EPOCHS, {refine.LAYOUT_EPOCHS})")
+
+
 if __name__ == "__main__":
-    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS}, add_arguments=_options,
                default_out=str(HERE / "results" / "layout_starts.jsonl"), smoke_data="moons",
                seeds=[0, 1, 2, 3, 4])

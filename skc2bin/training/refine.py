@@ -99,6 +99,7 @@ import numpy as np
 import torch
 
 from ..losses import neighbor_consistency_loss, size_prior_loss
+from .layout import fuzzy_graph, graph_layout, layout_partition
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "linked_pairs", "merged_partition", "crossed_partitions", "view_agreement", "VIEWS",
@@ -593,8 +594,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         merged_partition(partitions[0], neighbors, k, GATE_CLUSTERS), neighbors)
     gated = gate_agreement < MIN_NEIGHBOR_AGREEMENT
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "layout": [], "paired": [],
-            "agreement": [],
-            "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT, "gate_agreement": gate_agreement}
+            "agreement": [], "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT,
+            "gate_agreement": gate_agreement}
     if gated:  # too weak to refine with: every head stays as C2BIN trained it
         for agreement, labels in zip(before, partitions):
             for key, value in (("losses", []), ("scores", []), ("admissible", []), ("kept", True), ("graph", False),
@@ -893,8 +894,6 @@ def _layouts(space, metric, count, generator):
     UMAP's fuzzy graph of :data:`LAYOUT_NEIGHBORS` neighbours of ``space`` (by direction where
     ``metric`` is cosine), drawn on a random :data:`GRAPH_MAX_SAMPLES` of the rows where there are
     more (``rows``, their positions; None: every row)."""
-    from .layout import fuzzy_graph, graph_layout
-
     rows = None
     if len(space) > GRAPH_MAX_SAMPLES:
         rows = _graph_subset(len(space), generator, space.device)
@@ -923,8 +922,6 @@ def _take_layout_starts(head, features, neighbors, *, layouts, floor, generator,
     they score lower through the entropy term but cut more pairs. Returns
     True where a copy replaced the head.
     """
-    from .layout import layout_partition
-
     k = head.n_clusters
     rows, drawn = layouts
     sub = features if rows is None else features[rows]

@@ -76,3 +76,11 @@ def test_layout_partition_recovers_blobs_of_unequal_sizes():
 
 def test_layout_partition_gives_none_for_too_few_samples():
     assert layout_partition(torch.zeros(5, 10), 3) is None
+
+
+def test_graph_layout_refuses_too_few_samples_for_its_spectral_start():
+    rows = torch.randn(11, 3, generator=torch.Generator().manual_seed(0))
+    graph = fuzzy_graph(rows, mine_neighbors(rows, 5, metric="euclidean"))
+    with pytest.raises(ValueError, match="needs at least 12 samples, got 11"):
+        graph_layout(graph, n_components=10, epochs=5)
+    assert graph_layout(graph, n_components=3, epochs=5).shape == (11, 3)

@@ -948,6 +948,17 @@ def test_layout_starts_replace_a_head_that_cuts_both_groups_and_keep_one_that_do
             assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
 
 
+def test_layouts_are_skipped_where_too_few_samples_for_a_spectral_start():
+    """The step is optional: 11 rows cannot start a 10-d layout, so none is
+    drawn (and a fit of so few samples goes on without it)."""
+    from skc2bin.training.refine import LAYOUT_COMPONENTS, _layouts
+
+    for n, drawn in ((LAYOUT_COMPONENTS + 1, 0), (LAYOUT_COMPONENTS + 2, 1)):
+        rows, layouts = _layouts(torch.randn(n, 4, generator=torch.Generator().manual_seed(0)), "euclidean", 1,
+                                 torch.Generator().manual_seed(0))
+        assert rows is None and len(layouts) == drawn
+
+
 def test_refine_scales_draws_layouts_once_and_only_for_an_input_space(monkeypatch):
     """``layouts`` > 0 with a ``neighbor_space`` (an input space): the layouts
     are drawn once for every scale and the step's outcome is recorded per

@@ -56,7 +56,7 @@ def fuzzy_graph(rows, neighbors):
     Returns
     -------
     graph : scipy.sparse.coo_matrix of shape (n_samples, n_samples)
-        Symmetric, weights in (0, 1], no self-loops.
+        Symmetric, weights in [0, 1].
     """
     from scipy import sparse
 
@@ -96,11 +96,19 @@ def graph_layout(graph, n_components=10, epochs=500, negatives=5, generator=None
     Returns
     -------
     layout : Tensor of shape (n_samples, n_components), float32, on ``device``
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``n_components + 2`` samples: the spectral start needs more.
     """
     from sklearn.manifold import spectral_embedding
 
     device = torch.device("cpu") if device is None else torch.device(device)
     n = graph.shape[0]
+    if n < n_components + 2:
+        raise ValueError(f"A layout in {n_components} dimensions needs at least {n_components + 2} samples, "
+                         f"got {n}: lower n_components.")
     seed = _drawn_seed(generator)
     with warnings.catch_warnings():
         # A graph in several pieces is fine: the pieces drift apart, as in umap-learn.

@@ -152,6 +152,9 @@ LAYOUT_NEIGHBORS = 15
 #: Gradient epochs of each layout (umap-learn's number for up to 10,000 samples).
 LAYOUT_EPOCHS = 500
 
+#: Dimensions of each layout (as UMAP + GMM in ``benchmarks/quality.py``).
+LAYOUT_COMPONENTS = 10
+
 #: The re-pairing step's copy must also cut, on average over its clusters,
 #: a smaller share of their neighbour pairs than the head and the control
 #: (:func:`mean_cluster_cut`, ``_refine_into``). False turns that veto off
@@ -893,16 +896,25 @@ def _layouts(space, metric, count, generator):
     """``(rows, layouts)``: ``count`` layouts (:func:`~skc2bin.training.layout.graph_layout`) of
     UMAP's fuzzy graph of :data:`LAYOUT_NEIGHBORS` neighbours of ``space`` (by direction where
     ``metric`` is cosine), drawn on a random :data:`GRAPH_MAX_SAMPLES` of the rows where there are
-    more (``rows``, their positions; None: every row)."""
+    more (``rows``, their positions; None: every row). No layouts where there are too few rows for
+    a spectral start (:data:`LAYOUT_COMPONENTS` + 2) or its eigensolver fails: the starts are
+    optional, and a fit goes on without them."""
+    from scipy.sparse.linalg import ArpackNoConvergence
+
     rows = None
+    if len(space) < LAYOUT_COMPONENTS + 2:
+        return rows, []
     if len(space) > GRAPH_MAX_SAMPLES:
         rows = _graph_subset(len(space), generator, space.device)
         space = space[rows]
     if metric == "cosine":
         space = torch.nn.functional.normalize(space.float(), dim=1)
     graph = fuzzy_graph(space, mine_neighbors(space, LAYOUT_NEIGHBORS, metric="euclidean"))
-    return rows, [graph_layout(graph, epochs=LAYOUT_EPOCHS, generator=generator, device=space.device)
-                  for _ in range(count)]
+    try:
+        return rows, [graph_layout(graph, n_components=LAYOUT_COMPONENTS, epochs=LAYOUT_EPOCHS, generator=generator,
+                                   device=space.device) for _ in range(count)]
+    except (ArpackNoConvergence, np.linalg.LinAlgError):
+        return rows, []
 
 
 def _take_layout_starts(head, features, neighbors, *, layouts, floor, generator, prior="floor", prior_weight=1.0,

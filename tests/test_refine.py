@@ -876,26 +876,36 @@ def test_crossed_pairs_mend_a_head_that_cut_two_classes_by_style():
     its two classes, joined across the pair they are the classes. A head that
     already draws the classes stays bit for bit, and so does any head with
     ``pairs=0``."""
-    from skc2bin.metrics import clustering_accuracy
     from skc2bin.training.refine import _take_crossed_pairs
 
     feats, truth = _four_groups()
     neighbors = mine_neighbors(feats, 5, metric="euclidean")
-    training = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
     for labels, pairs, replaced in (((feats[:, 1] > 0).long(), 1, True), (torch.as_tensor(truth), 1, False),
                                     ((feats[:, 1] > 0).long(), 0, False)):
-        torch.manual_seed(0)
-        head = ClusterHead(4, 2)
-        distill_head(head, feats, labels, generator=torch.Generator().manual_seed(0), **training)
-        before = {k: v.clone() for k, v in head.state_dict().items()}
-        taken = _take_crossed_pairs(head, feats, neighbors, pairs=pairs, floor=0.1,
-                                    generator=torch.Generator().manual_seed(0), **training)
-        assert taken is replaced
-        accuracy = clustering_accuracy(truth, predicted_clusters(head, feats).numpy())
-        if replaced:
-            assert accuracy == 1.0
-        else:
-            assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+        _offer_a_step(lambda head: _take_crossed_pairs(head, feats, neighbors, pairs=pairs, floor=0.1,
+                                                       generator=torch.Generator().manual_seed(0), **_STEP_TRAINING),
+                      feats, truth, labels, replaced)
+
+
+#: Training of the heads in the tests of single refinement steps.
+_STEP_TRAINING = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
+
+
+def _offer_a_step(take, feats, truth, labels, replaced, min_accuracy=1.0):
+    """A head distilled on ``labels`` (4 features, 2 clusters) faces a step,
+    ``take(head)``: replaced, it then draws ``truth`` (ACC >= ``min_accuracy``);
+    kept, it stays bit for bit."""
+    from skc2bin.metrics import clustering_accuracy
+
+    torch.manual_seed(0)
+    head = ClusterHead(4, 2)
+    distill_head(head, feats, labels, generator=torch.Generator().manual_seed(0), **_STEP_TRAINING)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    assert take(head) is replaced
+    if replaced:
+        assert clustering_accuracy(truth, predicted_clusters(head, feats).numpy()) >= min_accuracy
+    else:
+        assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
 
 
 def test_refine_scales_records_the_re_pairing_per_scale():
@@ -923,7 +933,6 @@ def test_layout_starts_replace_a_head_that_cuts_both_groups_and_keep_one_that_do
     to a layout's partition, distilled and refined: it is lower on the
     selection score and cuts fewer neighbour pairs than the head and the
     head's refined copy. A head that already draws the groups stays bit for bit."""
-    from skc2bin.metrics import clustering_accuracy
     from skc2bin.training.refine import _layouts, _take_layout_starts
 
     g = torch.Generator().manual_seed(0)
@@ -931,21 +940,13 @@ def test_layout_starts_replace_a_head_that_cuts_both_groups_and_keep_one_that_do
     feats[:80, 0] += 6.0
     truth = np.repeat([0, 1], 80)
     neighbors = mine_neighbors(feats, 5, metric="euclidean")
-    training = {"epochs": 20, "batch_size": 32, "lr": 1e-2, "weight_decay": 0.0}
     layouts = _layouts(feats, "euclidean", 2, torch.Generator().manual_seed(0))
     assert layouts[0] is None and len(layouts[1]) == 2
     for labels, replaced in (((feats[:, 1] > 0).long(), True), (torch.as_tensor(truth), False)):
-        torch.manual_seed(0)
-        head = ClusterHead(4, 2)
-        distill_head(head, feats, labels, generator=torch.Generator().manual_seed(0), **training)
-        before = {k: v.clone() for k, v in head.state_dict().items()}
-        taken = _take_layout_starts(head, feats, neighbors, layouts=layouts, floor=0.1,
-                                    generator=torch.Generator().manual_seed(0), **training)
-        assert taken is replaced
-        if replaced:  # (the groups touch: one sample of 160 lies nearer the other)
-            assert clustering_accuracy(truth, predicted_clusters(head, feats).numpy()) >= 0.99
-        else:
-            assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+        # (the groups touch: one sample of 160 lies nearer the other)
+        _offer_a_step(lambda head: _take_layout_starts(head, feats, neighbors, layouts=layouts, floor=0.1,
+                                                       generator=torch.Generator().manual_seed(0), **_STEP_TRAINING),
+                      feats, truth, labels, replaced, min_accuracy=0.99)
 
 
 def test_layouts_are_skipped_where_too_few_samples_for_a_spectral_start():

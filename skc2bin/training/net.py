@@ -451,11 +451,15 @@ class C2BINNet(NeuralNet):
         network = self.module_
         features = self.representation(X)
         neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
+        # The layouts read the standardised input as it is, even where the neighbours weigh it: on
+        # digits as vectors its layouts landed on the classes far more often (docs/benchmarks.md).
+        layout_space = None if neighbor_space is None or not layouts else self.network_inputs(X)
         views = None if augment is None else (lambda: self.augmented_representation(X, augment, VIEWS, seed + 1))
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
             lr=self.lr, weight_decay=self.optimizer__weight_decay, prior=prior, prior_weight=prior_weight,
             floor=floor, graph=graph, pairs=pairs, layouts=layouts, neighbor_space=neighbor_space,
+            layout_space=layout_space,
             metric=SPACE_METRICS[space], views=views, generator=generator,
         )
         network.train()

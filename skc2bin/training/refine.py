@@ -503,7 +503,7 @@ def _scores(probabilities, neighbors, prior_weight, chunk_size=4096):
 
 def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
                   prior="floor", prior_weight=1.0, floor=0.1, graph=True, pairs=2, layouts=0, neighbor_space=None,
-                  metric="cosine", views=None, generator=None):
+                  layout_space=None, metric="cosine", views=None, generator=None):
     """Refine every scale's heads of a :class:`~skc2bin.networks.C2BINNetwork` in place.
 
     First, the gate: where the primary scale's selected head puts fewer than
@@ -537,9 +537,11 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
 
     Then, with ``layouts`` > 0 and a ``neighbor_space`` (an input space:
     feature vectors), the head faces ``layouts`` partitions of layouts of
-    that space drawn as UMAP draws them (``_layouts``, once for every scale;
-    ``_take_layout_starts``): each distilled into a copy, refined, and
-    judged by the re-pairing step's rule below, beside the head refined.
+    ``layout_space`` (rows matching ``features``, Euclidean; default:
+    ``neighbor_space``) drawn as UMAP draws them (``_layouts``, once for
+    every scale; ``_take_layout_starts``): each distilled into a copy,
+    refined, and judged by the re-pairing step's rule below, beside the
+    head refined.
 
     Last, with ``pairs`` > 0, the head faces its own partition with two
     clusters re-paired, for each of the ``pairs`` pairs of clusters most
@@ -606,7 +608,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
                                ("partitions", [labels, labels])):
                 info[key].append(value)
         return info
-    drawn_layouts = functools.cache(lambda: _layouts(space, metric, layouts, generator))  # once, for every scale
+    drawn_layouts = functools.cache(  # once, for every scale
+        lambda: _layouts(space if layout_space is None else layout_space, metric, layouts, generator))
     for scale, (current, agreement_before, labels_before) in enumerate(zip(heads, before, partitions)):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         losses, scores, admissible, replaced = _refine_into(

@@ -243,21 +243,22 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Step of the refinement before the re-pairing, per scale, where the
         neighbours are mined in the input (``refine_space`` ``'input'`` or
         ``'weighted-input'``, the default for feature vectors; images were
-        not measured and skip it): lay the samples out as UMAP does, from a
-        fuzzy graph of their 15 nearest neighbours in that space, in 10
-        dimensions (``refine_layouts`` times, with different random draws);
+        not measured and skip it): lay the standardised input out as UMAP
+        does (unweighted), from a fuzzy graph of each sample's 15 nearest
+        neighbours, in 10 dimensions (``refine_layouts`` times, with
+        different random draws);
         partition each layout with a Gaussian mixture, distil it into a
         copy of the kept head and refine it like the ``n_init`` heads. The
         best copy replaces the head by the re-pairing step's rule (beside
         a refined copy of the head itself: lower on the selection score,
         on the share of neighbour pairs cut, and on average per cluster).
-        On digits as 64 features one layout lifted ACC from 0.874 to 0.932
-        over five seeds, worst seed 0.836 -> 0.919 (``docs/benchmarks.md``,
-        "A layout of the neighbour graph as a starting point"); a second
-        did not lift it further. It cost about 4 s there (1,797 samples,
-        one thread): the fit took 1.57× as long as without the
-        refinement, 1.24× as long as with it but no layout. 0 turns it
-        off.
+        On digits as 64 features one layout lifted ACC from 0.874 to 0.933
+        over five seeds, worst seed 0.836 -> 0.924 (2 torch threads: 0.860
+        -> 0.918; ``docs/benchmarks.md``, "A layout of the neighbour graph
+        as a starting point"); a second did not lift it further. It cost
+        about 5 s there (1,797 samples, one thread): the fit took 1.58× as
+        long as without the refinement, 1.17× as long as with it but no
+        layout. 0 turns it off.
         ``history_[-1]["refine_layout"]`` says whether a layout's copy
         replaced the primary head, ``refine_per_scale``'s ``'layout'`` the
         same per scale.

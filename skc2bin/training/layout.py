@@ -2,11 +2,11 @@
 
 For feature vectors the refinement's heads often settle on a partition that a
 graph layout avoids: on digits as 64 vectors UMAP (10 dimensions,
-``min_dist=0``) + a Gaussian mixture reaches ACC 0.94 where the refined
-heads reach 0.84-0.93 (``docs/benchmarks.md``, "A layout of the neighbour
-graph as a starting point"). This module draws that partition from the
-neighbour space the refinement already uses, as UMAP (McInnes, Healy and
-Melville, 2018) does:
+``min_dist=0``) + a Gaussian mixture of the standardised input reaches ACC
+0.94 where the refined heads reach 0.84-0.93 (``docs/benchmarks.md``, "A
+layout of the neighbour graph as a starting point"). This module draws that
+partition as UMAP (McInnes, Healy and Melville, 2018) does, from rows the
+refinement passes (the standardised input):
 
 1. :func:`fuzzy_graph`: each sample's ``n_neighbors`` nearest rows, weighted
    by UMAP's membership strength ``exp(-(d - rho_i) / sigma_i)`` (``rho_i``

@@ -400,7 +400,7 @@ class C2BINNet(NeuralNet):
         the spectral partition of the neighbour graph, distilled or refined,
         replaced the chosen head; ``graph`` turns that candidate on: True
         offers both forms, ``'distilled'`` only the distilled one), ``refine_layout``
-        (True where a partition of a layout of the neighbour graph, refined,
+        (True where a partition of a layout of the standardised input, refined,
         replaced it next; ``layouts`` is how many are tried, 0 none, and
         only where ``space`` is an input space), ``refine_paired``
         (True where the head's partition with two of its clusters re-paired

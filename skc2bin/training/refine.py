@@ -47,10 +47,11 @@ representation:
    head by step 4's rule: the graph partition as one more starting point
    (two moons: 0.85 -> 0.98 ACC, where the heads cut both moons in half);
    then, where the neighbours are mined in an input space (feature
-   vectors), with ``layouts`` > 0, partitions of UMAP-style layouts of that
-   space (:mod:`~skc2bin.training.layout`: a Gaussian mixture of each),
+   vectors), with ``layouts`` > 0, partitions of UMAP-style layouts of the
+   standardised input (:mod:`~skc2bin.training.layout`: a Gaussian mixture
+   of each),
    distilled and refined, face the head by step 6's rule
-   (``_take_layout_starts``; digits as vectors: 0.874 -> 0.932 ACC over
+   (``_take_layout_starts``; digits as vectors: 0.874 -> 0.933 ACC over
    five seeds, where every head of steps 3-5 missed partitions the
    selection score prefers);
 6. per scale, offer the head's partition with two clusters re-paired: for
@@ -922,8 +923,8 @@ def _layouts(space, metric, count, generator):
 
 def _take_layout_starts(head, features, neighbors, *, layouts, floor, generator, prior="floor", prior_weight=1.0,
                         **training):
-    """Offer ``head`` partitions of layouts of the neighbour space
-    (``layouts``: ``(rows, layouts)`` from ``_layouts``, shared by every
+    """Offer ``head`` partitions of layouts (``layouts``: ``(rows, layouts)``
+    from ``_layouts``, of the standardised input in a fit, shared by every
     scale): each layout partitioned by a Gaussian mixture
     (:func:`~skc2bin.training.layout.layout_partition`), distilled into a
     copy of the head (on ``features[rows]``) and refined

@@ -191,8 +191,8 @@ def fit_augmentation(est):
 def refined_variants(est, X, y, variants):
     """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
     (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
-    (``outcome``, ``layout``, ``paired``), the share of mined neighbour pairs its head put in one cluster before
-    and after (``agreement``), the share the refinement's gate read (``gate_agreement``: the same
+    (``outcome``, ``layout``, ``paired``), the share of mined neighbour pairs its head put in one
+    cluster before and after (``agreement``), the share the refinement's gate read (``gate_agreement``: the same
     before, or the head merged down to ``refine.GATE_CLUSTERS`` clusters where it has more) and its
     seconds."""
     out = {}

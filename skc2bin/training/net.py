@@ -453,7 +453,8 @@ class C2BINNet(NeuralNet):
         neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
         # The layouts read the standardised input as it is, even where the neighbours weigh it: on
         # digits as vectors its layouts landed on the classes far more often (docs/benchmarks.md).
-        layout_space = None if neighbor_space is None or not layouts else self.network_inputs(X)
+        layout_space = None if neighbor_space is None or not layouts else (
+            neighbor_space if space == "input" else self.network_inputs(X))
         views = None if augment is None else (lambda: self.augmented_representation(X, augment, VIEWS, seed + 1))
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),

@@ -253,9 +253,10 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         a refined copy of the head itself: lower on the selection score,
         on the share of neighbour pairs cut, and on average per cluster).
         On digits as 64 features one layout lifted ACC from 0.874 to 0.933
-        over five seeds, worst seed 0.836 -> 0.924 (2 torch threads: 0.860
-        -> 0.918; ``docs/benchmarks.md``, "A layout of the neighbour graph
-        as a starting point"); a second did not lift it further. It cost
+        over seeds 0-4, worst seed 0.836 -> 0.924 (2 torch threads: 0.860
+        -> 0.918), and left seeds 5-9 at 0.899: 0.887 -> 0.916 over ten
+        seeds (``docs/benchmarks.md``, "A layout of the neighbour graph as
+        a starting point"). It cost
         about 5 s there (1,797 samples, one thread): the fit took 1.58× as
         long as without the refinement, 1.17× as long as with it but no
         layout. 0 turns it off.

@@ -51,8 +51,8 @@ representation:
    standardised input (:mod:`~skc2bin.training.layout`: a Gaussian mixture
    of each),
    distilled and refined, face the head by step 6's rule
-   (``_take_layout_starts``; digits as vectors: 0.874 -> 0.933 ACC over
-   five seeds, where every head of steps 3-5 missed partitions the
+   (``_take_layout_starts``; digits as vectors: 0.887 -> 0.916 ACC over
+   ten seeds, where every head of steps 3-5 missed partitions the
    selection score prefers);
 6. per scale, offer the head's partition with two clusters re-paired: for
    each of the ``pairs`` pairs of clusters most linked in the neighbour

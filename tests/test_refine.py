@@ -940,7 +940,7 @@ def test_layout_starts_replace_a_head_that_cuts_both_groups_and_keep_one_that_do
     feats[:80, 0] += 6.0
     truth = np.repeat([0, 1], 80)
     neighbors = mine_neighbors(feats, 5, metric="euclidean")
-    layouts = _layouts(feats, "euclidean", 2, torch.Generator().manual_seed(0))
+    layouts = _layouts(feats, 2, torch.Generator().manual_seed(0))
     assert layouts[0] is None and len(layouts[1]) == 2
     for labels, replaced in (((feats[:, 1] > 0).long(), True), (torch.as_tensor(truth), False)):
         # (the groups touch: one sample of 160 lies nearer the other)
@@ -955,7 +955,7 @@ def test_layouts_are_skipped_where_too_few_samples_for_a_spectral_start():
     from skc2bin.training.refine import LAYOUT_COMPONENTS, _layouts
 
     for n, drawn in ((LAYOUT_COMPONENTS + 1, 0), (LAYOUT_COMPONENTS + 2, 1)):
-        rows, layouts = _layouts(torch.randn(n, 4, generator=torch.Generator().manual_seed(0)), "euclidean", 1,
+        rows, layouts = _layouts(torch.randn(n, 4, generator=torch.Generator().manual_seed(0)), 1,
                                  torch.Generator().manual_seed(0))
         assert rows is None and len(layouts) == drawn
 
@@ -970,7 +970,7 @@ def test_refine_scales_draws_layouts_once_and_only_for_an_input_space(monkeypatc
     feats, _ = _four_groups()
     calls = []
     real = refine_module._layouts
-    monkeypatch.setattr(refine_module, "_layouts", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(refine_module, "_layouts", lambda *a: calls.append(a[1]) or real(*a))
 
     class _TwoScales(torch.nn.Module):
         def __init__(self):

@@ -450,11 +450,11 @@ class C2BINNet(NeuralNet):
             X = Subset(X, idx.sort().values.tolist()) if is_dataset(X) else X[idx.sort().values]
         network = self.module_
         features = self.representation(X)
-        neighbor_space = self.neighbor_rows(X, space, features, n_neighbors)
         # The layouts read the standardised input as it is, even where the neighbours weigh it: on
         # digits as vectors its layouts landed on the classes far more often (docs/benchmarks.md).
-        layout_space = None if neighbor_space is None or not layouts else (
-            neighbor_space if space == "input" else self.network_inputs(X))
+        inputs = None if space == "representation" else self.network_inputs(X)
+        neighbor_space = self.neighbor_rows(X, space, features, n_neighbors, inputs=inputs)
+        layout_space = inputs if layouts else None
         views = None if augment is None else (lambda: self.augmented_representation(X, augment, VIEWS, seed + 1))
         info = refine_scales(
             network, features, n_neighbors=n_neighbors, epochs=epochs, batch_size=max(self.batch_size, 256),
@@ -528,15 +528,16 @@ class C2BINNet(NeuralNet):
                 start += len(x)
 
     @torch.no_grad()
-    def neighbor_rows(self, X, space, features, n_neighbors):
+    def neighbor_rows(self, X, space, features, n_neighbors, inputs=None):
         """The rows :meth:`refine` mines the neighbours of ``X`` in, for
         ``space``: None for ``'representation'`` (it mines ``features``, the
-        representation of ``X``), else :meth:`network_inputs`, weighted by
-        ``features``' ``n_neighbors``-NN graph for ``'weighted-input'``
+        representation of ``X``), else :meth:`network_inputs` (``inputs``
+        where the caller has them already), weighted by ``features``'
+        ``n_neighbors``-NN graph for ``'weighted-input'``
         (:func:`~skc2bin.training.refine.weigh_inputs`)."""
         if space == "representation":
             return None
-        rows = self.network_inputs(X)
+        rows = self.network_inputs(X) if inputs is None else inputs
         return weigh_inputs(rows, features, n_neighbors) if space == "weighted-input" else rows
 
     @torch.no_grad()

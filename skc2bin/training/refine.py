@@ -610,7 +610,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
                 info[key].append(value)
         return info
     drawn_layouts = functools.cache(  # once, for every scale
-        lambda: _layouts(space if layout_space is None else layout_space, metric, layouts, generator))
+        lambda: _layouts(space if layout_space is None else layout_space, layouts, generator))
     for scale, (current, agreement_before, labels_before) in enumerate(zip(heads, before, partitions)):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
         losses, scores, admissible, replaced = _refine_into(
@@ -896,10 +896,10 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=
     return "refined" if replaced else False
 
 
-def _layouts(space, metric, count, generator):
+def _layouts(space, count, generator):
     """``(rows, layouts)``: ``count`` layouts (:func:`~skc2bin.training.layout.graph_layout`) of
-    UMAP's fuzzy graph of :data:`LAYOUT_NEIGHBORS` neighbours of ``space`` (by direction where
-    ``metric`` is cosine), drawn on a random :data:`GRAPH_MAX_SAMPLES` of the rows where there are
+    UMAP's fuzzy graph of :data:`LAYOUT_NEIGHBORS` neighbours of ``space`` (Euclidean: the step runs
+    only on input spaces), drawn on a random :data:`GRAPH_MAX_SAMPLES` of the rows where there are
     more (``rows``, their positions; None: every row). No layouts where there are too few rows for
     a spectral start (:data:`LAYOUT_COMPONENTS` + 2) or its eigensolver fails: the starts are
     optional, and a fit goes on without them."""
@@ -911,8 +911,6 @@ def _layouts(space, metric, count, generator):
     if len(space) > GRAPH_MAX_SAMPLES:
         rows = _graph_subset(len(space), generator, space.device)
         space = space[rows]
-    if metric == "cosine":
-        space = torch.nn.functional.normalize(space.float(), dim=1)
     graph = fuzzy_graph(space, mine_neighbors(space, LAYOUT_NEIGHBORS, metric="euclidean"))
     try:
         return rows, [graph_layout(graph, n_components=LAYOUT_COMPONENTS, epochs=LAYOUT_EPOCHS, generator=generator,

@@ -171,6 +171,22 @@ def refined_copy(est, X, prepare=None, **params):
 
 
 @contextlib.contextmanager
+def refine_constants(values):
+    """Inside the block the constants of :mod:`skc2bin.training.refine` named in ``values`` (name ->
+    value) take those values; restored after. For studies of a constant's choice in one process."""
+    from skc2bin.training import refine
+
+    saved = {name: getattr(refine, name) for name in values}
+    try:
+        for name, value in values.items():
+            setattr(refine, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(refine, name, value)
+
+
+@contextlib.contextmanager
 def ungated():
     """Inside the block the refinement runs without its gate (``refine.MIN_NEIGHBOR_AGREEMENT`` 0):
     for studies of what the refinement's steps do on every fit, weak ones included."""

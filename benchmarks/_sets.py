@@ -309,6 +309,7 @@ DATASETS = {
     "blobs-varied": blobs_varied,
     "classification": classification,
     "digits-geo-vectors": _flattened(digits_geometric),
+    "digits-one3x-vectors": _flattened(digits_one_large),
 }
 
 
@@ -321,7 +322,7 @@ EXTRA = ["iris", "wine", "cancer", "shapes", "strokes", "textures", "d-rotated",
          "d-shifted", "d-thick"]
 #: Every feature-vector set (the neighbour space of the refinement, ``refine_space``).
 VECTORS = ["digits-vectors", "moons", "circles", "aniso", "iris", "wine", "cancer", "blobs-varied", "classification",
-           "digits-geo-vectors"]
+           "digits-geo-vectors", "digits-one3x-vectors"]
 
 #: Epochs of the CIFAR-10 fits of the refinement studies (the default 100 take about 25 minutes here).
 CIFAR_EPOCHS = 15

@@ -63,6 +63,10 @@ EXPECTED = {
                  "| data | seeds | without: ACC mean (worst) | with (default): ACC mean (worst) |"],
     "layout_starts": ["| data | seeds | no layout: ACC mean (worst) | 1 layout: ACC mean (worst) | 2 layouts: ACC mean "
                       "(worst) |", "| moons | 1 | "],
+    "layout_draws": ["| data | n | draws | 500 ep, 5 neg: ACC mean (worst), NMI | 250 ep, 5 neg: ACC mean "
+                     "(worst), NMI |", "| moons | 200 | 1 | "],
+    "refine_variants": ["| data | seeds | no layout: ACC mean (worst) | 1 layout: ACC mean (worst) | tolerance "
+                        "0.1: ACC mean (worst) |", "| moons | 1 | "],
     "refine_gate": ["| data | seed | head's neighbour agreement: before → after | 10-NN acc. | C2BIN phase ACC | "
                     "refined ACC | change | what replaced the head |", "| moons | 0 | ",
                     "| tau | fits left unrefined | ACC change there (refined → unrefined) | fits |", "| 0.85 | "],

@@ -992,3 +992,97 @@ def test_refine_scales_draws_layouts_once_and_only_for_an_input_space(monkeypatc
         assert len(info["layout"]) == 2 and all(isinstance(v, bool) for v in info["layout"])
         if not drawn:
             assert info["layout"] == [False, False]
+
+
+def test_cut_tolerance_lets_a_copy_cut_a_little_more_than_the_lower_of_control_and_head():
+    """Hand values: candidate 1 scores below the control and the head but cuts
+    0.105 of the pairs against the control's 0.1. Strict (the re-pairing
+    step), that is a loss; with a tolerance of 0.1 (the layout step's) it
+    is within 1.1 x 0.1 and wins, and 0.115 is not. Per cluster likewise:
+    the merged partition of the three pairs cuts 2/3 against 0.5."""
+    from skc2bin.training.refine import _chosen_candidate, _cut_less_per_cluster
+
+    scores, admissible = torch.tensor([0.2, 0.1, 0.4]), torch.tensor([True, True])
+    for cut, tolerance, chosen in ((0.105, 0.0, None), (0.105, 0.1, 1), (0.115, 0.1, None)):
+        cuts = torch.tensor([0.1, cut, 0.2], dtype=torch.float64)
+        assert _chosen_candidate(scores, admissible, cuts, tolerance) == chosen
+    neighbors = torch.tensor([[1, 2], [0, 3], [3, 0], [2, 1], [5, 3], [4, 2]])
+    pairs = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 1, 2, 2]), 3).double()
+    merged = torch.nn.functional.one_hot(torch.tensor([0, 0, 0, 0, 1, 2]), 3).double()
+    for tolerance, chosen in ((0.0, None), (0.3, None), (0.4, 1)):  # 2/3 against 1.3 x 0.5, 1.4 x 0.5
+        assert _cut_less_per_cluster(1, [pairs, merged, pairs], neighbors, tolerance) == chosen
+
+
+def test_layout_step_judges_with_its_tolerance_and_distils_for_the_step_epochs(monkeypatch):
+    """``_take_layout_starts`` hands ``_refine_into`` the tolerance
+    ``LAYOUT_CUT_TOLERANCE`` (the re-pairing step none) and distils its copy,
+    like the re-pairing step, for at most ``STEP_DISTILL_EPOCHS`` epochs:
+    never more than the refinement's own epochs."""
+    import skc2bin.training.refine as refine_module
+
+    feats, _ = _four_groups()
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    layouts = refine_module._layouts(feats, 1, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    by_style = ClusterHead(4, 2)  # cuts both classes: each step has a copy to offer
+    distill_head(by_style, feats, (feats[:, 1] > 0).long(), generator=torch.Generator().manual_seed(0),
+                 **_STEP_TRAINING)
+    seen = {"epochs": [], "tolerance": []}
+    real_distill, real_into = refine_module.distill_head, refine_module._refine_into
+    monkeypatch.setattr(refine_module, "distill_head",
+                        lambda *a, **k: seen["epochs"].append(k["epochs"]) or real_distill(*a, **k))
+    monkeypatch.setattr(refine_module, "_refine_into",
+                        lambda *a, **k: seen["tolerance"].append(k.get("cut_tolerance", 0.0)) or real_into(*a, **k))
+    monkeypatch.setattr(refine_module, "LAYOUT_CUT_TOLERANCE", 0.25)
+    monkeypatch.setattr(refine_module, "STEP_DISTILL_EPOCHS", 7)
+    for epochs, expected in ((20, 7), (5, 5)):
+        seen["epochs"].clear()
+        seen["tolerance"].clear()
+        training = {**_STEP_TRAINING, "epochs": epochs}
+        refine_module._take_layout_starts(copy.deepcopy(by_style), feats, neighbors, layouts=layouts, floor=0.1,
+                                          generator=torch.Generator().manual_seed(0), **training)
+        refine_module._take_crossed_pairs(copy.deepcopy(by_style), feats, neighbors, pairs=1, floor=0.1,
+                                          generator=torch.Generator().manual_seed(0), **training)
+        assert seen["epochs"] and set(seen["epochs"]) == {expected}
+        assert seen["tolerance"] == [0.25, 0.0]
+
+
+@pytest.mark.parametrize("after_layout", [False, True])
+def test_re_pairing_is_skipped_where_a_layout_replaced_the_head(monkeypatch, after_layout):
+    """Where the layout step replaced the head the re-pairing step does not
+    run (unless ``PAIRS_AFTER_LAYOUT``); where it kept the head it does."""
+    import skc2bin.training.refine as refine_module
+
+    feats, _ = _four_groups()
+    monkeypatch.setattr(refine_module, "PAIRS_AFTER_LAYOUT", after_layout)
+    paired = []
+    monkeypatch.setattr(refine_module, "_take_crossed_pairs", lambda *a, **k: paired.append(True) or False)
+    for took in (True, False):
+        paired.clear()
+        monkeypatch.setattr(refine_module, "_take_layout_starts", lambda *a, took=took, **k: took)
+        info = refine_scales(_Network(n_init=1, selected=0), feats, n_neighbors=5, epochs=2, batch_size=32,
+                             graph=False, pairs=2, layouts=1, neighbor_space=feats.clone(), metric="euclidean",
+                             generator=torch.Generator().manual_seed(0))
+        assert info["layout"] == [took] and info["paired"] == [False]
+        assert paired == ([True] if (after_layout or not took) else [])
+
+
+def test_a_layout_partition_that_is_the_heads_own_is_not_offered(monkeypatch):
+    """The layouts of two groups draw the groups. For a head that already
+    draws them, the layout's copy is the same partition, surer: within the
+    cut tolerance and lower on the selection score, it would replace the
+    head (``LAYOUT_MIN_CHANGE`` 0). A partition within ``LAYOUT_MIN_CHANGE``
+    of the head's is not offered, so the head stays bit for bit."""
+    import skc2bin.training.refine as refine_module
+
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(160, 4, generator=g)
+    feats[:80, 0] += 6.0
+    truth = torch.as_tensor(np.repeat([0, 1], 80))
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    layouts = refine_module._layouts(feats, 2, torch.Generator().manual_seed(0))
+    for min_change, replaced in ((0.0, True), (refine_module.LAYOUT_MIN_CHANGE, False)):
+        monkeypatch.setattr(refine_module, "LAYOUT_MIN_CHANGE", min_change)
+        _offer_a_step(lambda head: refine_module._take_layout_starts(
+            head, feats, neighbors, layouts=layouts, floor=0.1, generator=torch.Generator().manual_seed(0),
+            **_STEP_TRAINING), feats, truth.numpy(), truth, replaced, min_accuracy=0.99)

@@ -1,0 +1,132 @@
+"""The refinement with variants of its constants, each from the same C2BIN phase (issue 13).
+
+Per data set and seed the C2BIN phase is fitted once (``refine=None``), then refined as ``fit``
+does (``refined_copy``, the gate included) once per variant of a named set (``--variants``), in the
+same process; each variant sets estimator parameters and module constants of
+:mod:`skc2bin.training.refine` (restored after). Labels are used only for scoring. The sets:
+
+``layout-judge`` (fourteenth session). On digits as vectors seed 9 the layout step's copy (ACC
+0.932) scored lower than the head (0.856) and its refined control on the selection score, but cut
+7.5 % more neighbour pairs than the control (4 % more than the head; 7 % more per cluster) and was
+refused; the true classes cut more than both. One refinement moves a partition's cut by 5-13 % (a
+probe of seed 9 and digits-geo). On the unequal digits-geo vectors the refused layout copies (ACC
+0.60-0.71, below the head's 0.73) cut 24-42 % more. So the set lets a layout's copy cut up to
+``refine.LAYOUT_CUT_TOLERANCE`` more, in all and per cluster (the re-pairing step's copies keep
+the strict rule), and, to bring the refinement's time back, distils the copies that are refined
+next (a layout's, the re-paired ones) for ``refine.STEP_DISTILL_EPOCHS`` epochs instead of 50.
+
+``step-distill``: only the distillation epochs of the copies refined next, 50 or 20, everything
+else at its default: for images, where only the re-pairing step distils such copies.
+
+``defaults``: the layout step as the thirteenth session left it (every constant above at its old
+value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
+and no ``LAYOUT_MIN_CHANGE``), the refinement without the layout step, and today's defaults.
+
+Run (one torch thread; one JSON line per fit appended to --out):
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants layout-judge --data vectors \
+        --seeds 0 1 2 3 4 --out benchmarks/results/layout_judge.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants step-distill \
+        --data digits8 digits16 digits28 digits-geo digits-one3x --seeds 0 1 2 3 4 \
+        --out benchmarks/results/step_distill.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants defaults --data vectors \
+        --seeds 0 1 2 3 4 --out benchmarks/results/layout_defaults.jsonl
+    python benchmarks/refine_variants.py --report --out benchmarks/results/layout_judge.jsonl
+``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there);
+``--smoke`` refines one small fit of 200 moons into a temporary file.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import (c2bin_phase, markdown_row, read_records, refine_constants, refined_variants, scores,  # noqa: E402
+                     study_main)
+from _sets import DATASETS, VECTORS, study_data  # noqa: E402
+
+#: Variant set -> variant name -> (estimator parameters, constants of the refine module).
+#: The thirteenth session's layout step: no tolerance, 50 distillation epochs, re-pairing after it.
+_THIRTEENTH = {"LAYOUT_CUT_TOLERANCE": 0.0, "STEP_DISTILL_EPOCHS": None, "PAIRS_AFTER_LAYOUT": True,
+               "LAYOUT_MIN_CHANGE": 0.0}
+
+VARIANT_SETS = {
+    "layout-judge": {
+        "no layout": ({"refine_layouts": 0}, _THIRTEENTH),
+        "1 layout": ({"refine_layouts": 1}, _THIRTEENTH),
+        "tolerance 0.1": ({"refine_layouts": 1}, {**_THIRTEENTH, "LAYOUT_CUT_TOLERANCE": 0.1}),
+        "distil 20": ({"refine_layouts": 1}, {**_THIRTEENTH, "STEP_DISTILL_EPOCHS": 20}),
+        "tolerance 0.1, distil 20": ({"refine_layouts": 1}, {**_THIRTEENTH, "LAYOUT_CUT_TOLERANCE": 0.1,
+                                                             "STEP_DISTILL_EPOCHS": 20}),
+    },
+    "step-distill": {
+        "distil 50": ({}, {"STEP_DISTILL_EPOCHS": None}),
+        "distil 20": ({}, {"STEP_DISTILL_EPOCHS": 20}),
+    },
+    "defaults": {
+        "13th session": ({}, _THIRTEENTH),
+        "no layout": ({"refine_layouts": 0}, {}),
+        "default": ({}, {}),
+    },
+}
+
+
+def study(name, seed, args):
+    load, params = study_data(name)
+    X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
+    record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0],
+              "variants": args.variants}
+    for variant, (est_params, values) in VARIANT_SETS[args.variants].items():
+        with refine_constants(values):
+            record.update(refined_variants(est, X, y, {variant: est_params}))
+    return record
+
+
+def _mark(r):
+    return f"{r['acc']:.3f}{' L' if r.get('layout') else ''}{' P' if r['paired'] else ''}"
+
+
+def _variants(record):
+    """The variant names of ``record``'s set (records of the first study lack the set's name)."""
+    return VARIANT_SETS[record.get("variants", "layout-judge")]
+
+
+def summary(r):
+    return (f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f} ({r['fit_s']:.0f} s), "
+            + ", ".join(f"{v} {_mark(r[v])} ({r[v]['refine_s']:.1f} s)" for v in _variants(r)))
+
+
+def report(path):
+    """Per data set: ACC mean (worst) per variant, NMI / ARI means, per seed the ACC of each variant
+    (L: a layout's copy replaced the head; P: then re-paired), the refinement's seconds per
+    variant and the C2BIN phase's."""
+    recs = read_records(path)
+    if not recs:
+        return
+    variants = _variants(next(iter(recs.values())))  # one set per file
+    print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in variants)
+          + " | NMI / ARI mean, " + " → ".join(variants) + " | ACC per seed, " + " → ".join(variants)
+          + " | refinement s, " + " → ".join(variants) + " | fit s (C2BIN phase) |")
+    print("|---|---|" + "---|" * (len(variants) + 4))
+    for name in dict.fromkeys(n for n, _ in sorted(recs)):
+        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
+        mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
+        print(markdown_row(
+            name, len(rows),
+            *(f"{mean(v, 'acc'):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in variants),
+            " → ".join(f"{mean(v, 'nmi'):.3f} / {mean(v, 'ari'):.3f}" for v in variants),
+            " / ".join(" → ".join(_mark(r[v]) for v in variants) for r in rows),
+            " → ".join(f"{mean(v, 'refine_s'):.1f}" for v in variants),
+            f"{np.mean([r['fit_s'] for r in rows]):.0f}"))
+
+
+def _options(parser):
+    parser.add_argument("--variants", choices=list(VARIANT_SETS), default="layout-judge",
+                        help="the set of variants to refine with (default: layout-judge)")
+
+
+if __name__ == "__main__":
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS}, add_arguments=_options,
+               default_out=str(HERE / "results" / "layout_judge.jsonl"), smoke_data="moons",
+               seeds=[0, 1, 2, 3, 4])

@@ -224,6 +224,38 @@ def refined_variants(est, X, y, variants):
     return out
 
 
+def refined_mark(scored):
+    """ACC of one refined variant (:func:`refined_variants`), marked L where a layout's copy replaced
+    the primary head and P where a re-paired copy did."""
+    return f"{scored['acc']:.3f}{' L' if scored.get('layout') else ''}{' P' if scored['paired'] else ''}"
+
+
+def variants_summary(record, variants):
+    """One progress line of a study record holding a C2BIN phase refined once per name in ``variants``."""
+    return (f"{record['data']} seed {record['seed']}: C2BIN phase {record['phase']:.3f} ({record['fit_s']:.0f} s), "
+            + ", ".join(f"{v} {refined_mark(record[v])} ({record[v]['refine_s']:.1f} s)" for v in variants))
+
+
+def variants_table(recs, variants):
+    """Print, per data set of ``recs`` (:func:`read_records` of such records): ACC mean (worst) per
+    variant, NMI / ARI means, per seed the ACC of each variant (:func:`refined_mark`), the
+    refinement's seconds per variant and the C2BIN phase's."""
+    print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in variants)
+          + " | NMI / ARI mean, " + " → ".join(variants) + " | ACC per seed, " + " → ".join(variants)
+          + " | refinement s, " + " → ".join(variants) + " | fit s (C2BIN phase) |")
+    print("|---|---|" + "---|" * (len(variants) + 4))
+    for name in dict.fromkeys(n for n, _ in sorted(recs)):
+        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
+        mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
+        print(markdown_row(
+            name, len(rows),
+            *(f"{mean(v, 'acc'):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in variants),
+            " → ".join(f"{mean(v, 'nmi'):.3f} / {mean(v, 'ari'):.3f}" for v in variants),
+            " / ".join(" → ".join(refined_mark(r[v]) for v in variants) for r in rows),
+            " → ".join(f"{mean(v, 'refine_s'):.1f}" for v in variants),
+            f"{np.mean([r['fit_s'] for r in rows]):.0f}"))
+
+
 # ------------------------------------------------------------ records (one JSON line per fit)
 def append_record(path, record):
     """Append ``record`` to the JSON-lines file ``path``."""

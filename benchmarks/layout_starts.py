@@ -24,11 +24,10 @@ Run (one torch thread; one JSON line per fit appended to --out):
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import c2bin_phase, markdown_row, read_records, refined_variants, scores, study_main  # noqa: E402
+from _common import (c2bin_phase, read_records, refined_variants, scores, study_main, variants_summary,  # noqa: E402
+                     variants_table)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
@@ -51,33 +50,14 @@ def study(name, seed, args):
     return record
 
 
-def _mark(r):
-    return f"{r['acc']:.3f}{' L' if r.get('layout') else ''}{' P' if r['paired'] else ''}"
-
-
 def summary(r):
-    return (f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f} ({r['fit_s']:.0f} s), "
-            + ", ".join(f"{v} {_mark(r[v])} ({r[v]['refine_s']:.1f} s)" for v in VARIANTS))
+    return variants_summary(r, VARIANTS)
 
 
 def report(path):
-    """Per data set: ACC mean (worst) per variant, NMI / ARI means, refinement seconds, and per seed
-    the ACC of each variant (L: a layout's copy replaced the head; P: then re-paired)."""
-    recs = read_records(path)
-    print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in VARIANTS)
-          + " | NMI / ARI mean, " + " → ".join(VARIANTS) + " | ACC per seed, " + " → ".join(VARIANTS)
-          + " | refinement s, " + " → ".join(VARIANTS) + " | fit s (C2BIN phase) |")
-    print("|---|---|" + "---|" * (len(VARIANTS) + 4))
-    for name in dict.fromkeys(n for n, _ in sorted(recs)):
-        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
-        mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
-        print(markdown_row(
-            name, len(rows),
-            *(f"{mean(v, 'acc'):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in VARIANTS),
-            " → ".join(f"{mean(v, 'nmi'):.3f} / {mean(v, 'ari'):.3f}" for v in VARIANTS),
-            " / ".join(" → ".join(_mark(r[v]) for v in VARIANTS) for r in rows),
-            " → ".join(f"{mean(v, 'refine_s'):.1f}" for v in VARIANTS),
-            f"{np.mean([r['fit_s'] for r in rows]):.0f}"))
+    """Per data set: ACC mean (worst) per variant, NMI / ARI means, per seed the ACC of each variant
+    (L: a layout's copy replaced the head; P: then re-paired), refinement seconds."""
+    variants_table(read_records(path), VARIANTS)
 
 
 def _options(parser):

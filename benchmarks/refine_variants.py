@@ -38,12 +38,10 @@ Run (one torch thread; one JSON line per fit appended to --out):
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import (c2bin_phase, markdown_row, read_records, refine_constants, refined_variants, scores,  # noqa: E402
-                     study_main)
+from _common import (c2bin_phase, read_records, refine_constants, refined_variants, scores, study_main,  # noqa: E402
+                     variants_summary, variants_table)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 #: Variant set -> variant name -> (estimator parameters, constants of the refine module).
@@ -83,42 +81,22 @@ def study(name, seed, args):
     return record
 
 
-def _mark(r):
-    return f"{r['acc']:.3f}{' L' if r.get('layout') else ''}{' P' if r['paired'] else ''}"
-
-
 def _variants(record):
     """The variant names of ``record``'s set (records of the first study lack the set's name)."""
     return VARIANT_SETS[record.get("variants", "layout-judge")]
 
 
 def summary(r):
-    return (f"{r['data']} seed {r['seed']}: C2BIN phase {r['phase']:.3f} ({r['fit_s']:.0f} s), "
-            + ", ".join(f"{v} {_mark(r[v])} ({r[v]['refine_s']:.1f} s)" for v in _variants(r)))
+    return variants_summary(r, _variants(r))
 
 
 def report(path):
     """Per data set: ACC mean (worst) per variant, NMI / ARI means, per seed the ACC of each variant
-    (L: a layout's copy replaced the head; P: then re-paired), the refinement's seconds per
+    (L: a layout's copy replaced the head; P: a re-paired copy did), the refinement's seconds per
     variant and the C2BIN phase's."""
     recs = read_records(path)
-    if not recs:
-        return
-    variants = _variants(next(iter(recs.values())))  # one set per file
-    print("| data | seeds | " + " | ".join(f"{v}: ACC mean (worst)" for v in variants)
-          + " | NMI / ARI mean, " + " → ".join(variants) + " | ACC per seed, " + " → ".join(variants)
-          + " | refinement s, " + " → ".join(variants) + " | fit s (C2BIN phase) |")
-    print("|---|---|" + "---|" * (len(variants) + 4))
-    for name in dict.fromkeys(n for n, _ in sorted(recs)):
-        rows = [r for (n, _), r in sorted(recs.items()) if n == name]
-        mean = lambda v, m: np.mean([r[v][m] for r in rows])  # noqa: E731
-        print(markdown_row(
-            name, len(rows),
-            *(f"{mean(v, 'acc'):.3f} ({min(r[v]['acc'] for r in rows):.3f})" for v in variants),
-            " → ".join(f"{mean(v, 'nmi'):.3f} / {mean(v, 'ari'):.3f}" for v in variants),
-            " / ".join(" → ".join(_mark(r[v]) for v in variants) for r in rows),
-            " → ".join(f"{mean(v, 'refine_s'):.1f}" for v in variants),
-            f"{np.mean([r['fit_s'] for r in rows]):.0f}"))
+    if recs:
+        variants_table(recs, _variants(next(iter(recs.values()))))  # one set per file
 
 
 def _options(parser):

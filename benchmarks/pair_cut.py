@@ -95,8 +95,8 @@ class _Recorder:
                                        for lab in labels]}
         return cuts
 
-    def _chosen_candidate(self, scores_, admissible, cuts=None):
-        picked = self.saved["_chosen_candidate"](scores_, admissible, cuts)
+    def _chosen_candidate(self, scores_, admissible, cuts=None, cut_tolerance=0.0):
+        picked = self.saved["_chosen_candidate"](scores_, admissible, cuts, cut_tolerance)
         if cuts is not None and self._open():
             self.record.update(sel=scores_.tolist(), admissible=admissible.tolist(), picked=picked)
         return picked

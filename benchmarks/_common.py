@@ -187,6 +187,32 @@ def refine_constants(values):
 
 
 @contextlib.contextmanager
+def re_pairing_step():
+    """Inside the block, the yielded ``state["on"]`` is True while the refinement's re-pairing step
+    (``refine._take_crossed_pairs``) runs. For the studies that wrap ``refine._refine_into`` or the
+    helpers of its rule to study that step: since the layout step (``refine_layouts``, thirteenth
+    session) it is no longer the only step judged with a control, and on feature vectors the
+    layout step's judgement comes first."""
+    from skc2bin.training import refine
+
+    state = {"on": False}
+    original = refine._take_crossed_pairs
+
+    def wrapped(*args, **kwargs):
+        state["on"] = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            state["on"] = False
+
+    refine._take_crossed_pairs = wrapped
+    try:
+        yield state
+    finally:
+        refine._take_crossed_pairs = original
+
+
+@contextlib.contextmanager
 def ungated():
     """Inside the block the refinement runs without its gate (``refine.MIN_NEIGHBOR_AGREEMENT`` 0):
     for studies of what the refinement's steps do on every fit, weak ones included."""

@@ -28,6 +28,7 @@ Labels are used only for scoring. Run (one torch thread; one JSON line per fit a
 ``--smoke`` refines one small fit of 200 digits as vectors into a temporary file.
 """
 
+import contextlib
 import sys
 from pathlib import Path
 from unittest import mock
@@ -37,7 +38,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import c2bin_phase, markdown_row, read_records, refined_variants, scores, study_main  # noqa: E402
+from _common import (c2bin_phase, markdown_row, re_pairing_step, read_records, refined_variants, scores,  # noqa: E402
+                     study_main)
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin.training import refine as R  # noqa: E402
@@ -55,23 +57,32 @@ SOFT = "re-paired, soft consistency"
 NO_VIEWS = "re-paired, no views"
 
 
+@contextlib.contextmanager
 def _score_only():
-    """Within: the re-paired copies are judged by step 4's rule alone (the control copy dropped)."""
+    """Within: the re-paired copies are judged by step 4's rule alone (the control copy dropped;
+    the layout step's judgement as it is)."""
     original = R._refine_into
+    with re_pairing_step() as pairing:
+        def judge(head, candidates, *args, control=False, **kwargs):
+            if control and pairing["on"]:
+                return original(head, candidates[1:], *args, **kwargs)
+            return original(head, candidates, *args, control=control, **kwargs)
 
-    def judge(head, candidates, *args, control=False, **kwargs):
-        return original(head, candidates[1:] if control else candidates, *args, **kwargs)
-
-    return mock.patch.object(R, "_refine_into", judge)
+        with mock.patch.object(R, "_refine_into", judge):
+            yield
 
 
+@contextlib.contextmanager
 def _soft_consistency():
-    """Within: the second condition compares the consistency loss (``_scores`` with no entropy
-    term) instead of the share of neighbour pairs cut."""
-    def consistency(probabilities, neighbors):
-        return R._scores(probabilities, neighbors, 0.0)
+    """Within: the re-pairing step's second condition compares the consistency loss (``_scores``
+    with no entropy term) instead of the share of neighbour pairs cut."""
+    original = R._cut_shares
+    with re_pairing_step() as pairing:
+        def consistency(probabilities, neighbors):
+            return R._scores(probabilities, neighbors, 0.0) if pairing["on"] else original(probabilities, neighbors)
 
-    return mock.patch.object(R, "_cut_shares", consistency)
+        with mock.patch.object(R, "_cut_shares", consistency):
+            yield
 
 
 def _no_views():

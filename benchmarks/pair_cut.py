@@ -37,7 +37,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import c2bin_phase, markdown_row, read_records, refined_variants, scores, study_main, ungated  # noqa: E402
+from _common import (c2bin_phase, markdown_row, re_pairing_step, read_records, refined_variants, scores,  # noqa: E402
+                     study_main, ungated)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
@@ -69,8 +70,11 @@ class _Recorder:
 
     def __init__(self, y):
         self.y, self.record, self.saved = y, None, {}
+        self._pairing = re_pairing_step()  # record that step only, not the layout step's judgement
+        self.pairing = {"on": False}
 
     def __enter__(self):
+        self.pairing = self._pairing.__enter__()
         self.saved = {name: getattr(refine, name) for name in self.NAMES}
         for name in self.NAMES:
             setattr(refine, name, getattr(self, name))
@@ -80,13 +84,14 @@ class _Recorder:
         for name, function in self.saved.items():
             setattr(refine, name, function)
         refine.PAIRS_CLUSTER_CUT = True
+        self._pairing.__exit__(*exc)
 
     def _open(self):
         return self.record is not None and "picked" not in self.record
 
     def _cut_shares(self, probabilities, neighbors):
         cuts = self.saved["_cut_shares"](probabilities, neighbors)
-        if self.record is None and len(probabilities[0]) == len(self.y):
+        if self.record is None and self.pairing["on"] and len(probabilities[0]) == len(self.y):
             k = probabilities[0].shape[1]
             labels = [p.argmax(1).cpu() for p in probabilities]
             self.record = {"acc": [scores(self.y, lab.numpy())[0] for lab in labels], "cut": cuts.tolist(),

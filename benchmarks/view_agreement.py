@@ -47,7 +47,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, fit_augmentation, markdown_row, read_records, refined_copy, scores  # noqa: E402
-from _common import study_main, ungated  # noqa: E402
+from _common import re_pairing_step, study_main, ungated  # noqa: E402
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin.training import refine as R  # noqa: E402
@@ -65,27 +65,28 @@ def study(name, seed, args):
     own_views = library_views(est, X)
     steps = []
     original = R._refine_into
+    # The re-pairing step is studied on every fit (the smoke's one-epoch fit is gated), and only it:
+    # not the layout step's judgement, which comes first on feature vectors.
+    with ungated(), re_pairing_step() as pairing:
+        def spy(head, candidates, features, neighbors, *, control=False, views=None, **kwargs):
+            as_was = copy.deepcopy(head)
+            out = original(head, candidates, features, neighbors, control=control, views=views, **kwargs)
+            if control and pairing["on"] and not steps:  # the primary scale's re-pairing step
+                heads = [*candidates, as_was]
+                probabilities = [R._probabilities(h, features) for h in heads]
+                source = "refinement" if views is not None else "study"  # images: the views the rule saw
+                agreement = R.view_agreement(heads, features, (views or own_views)(), probabilities)
+                steps.append({"sel": out[1].tolist(), "cut": R._cut_shares(probabilities, neighbors).tolist(),
+                              "views": agreement.tolist(), "views_from": source,
+                              "admissible": out[2].tolist(), "replaced": out[3],
+                              "acc": [scores(y, p.argmax(1).cpu().numpy())[0] for p in probabilities]})
+            return out
 
-    def spy(head, candidates, features, neighbors, *, control=False, views=None, **kwargs):
-        as_was = copy.deepcopy(head)
-        out = original(head, candidates, features, neighbors, control=control, views=views, **kwargs)
-        if control and not steps:  # the primary scale's re-pairing step
-            heads = [*candidates, as_was]
-            probabilities = [R._probabilities(h, features) for h in heads]
-            source = "refinement" if views is not None else "study"  # images: the views the rule saw
-            agreement = R.view_agreement(heads, features, (views or own_views)(), probabilities)
-            steps.append({"sel": out[1].tolist(), "cut": R._cut_shares(probabilities, neighbors).tolist(),
-                          "views": agreement.tolist(), "views_from": source,
-                          "admissible": out[2].tolist(), "replaced": out[3],
-                          "acc": [scores(y, p.argmax(1).cpu().numpy())[0] for p in probabilities]})
-        return out
-
-    R._refine_into = spy
-    try:
-        with ungated():  # the re-pairing step is studied on every fit (the smoke's one-epoch fit is gated)
+        R._refine_into = spy
+        try:
             refined = refined_copy(est, X, refine="neighbors")
-    finally:
-        R._refine_into = original
+        finally:
+            R._refine_into = original
     return {"data": name, "seed": seed, "fit_s": fit_s, "threads": torch.get_num_threads(),
             "default": scores(y, refined.labels_)[0], "step": steps[0] if steps else None}
 

@@ -34,8 +34,8 @@ from skc2bin.training import refine  # noqa: E402
 from skc2bin.training.layout import fuzzy_graph, graph_layout, layout_partition  # noqa: E402
 
 #: Variant name -> (epochs, negative samples per edge); the first is the default.
-VARIANTS = {"500 ep, 5 neg": (refine.LAYOUT_EPOCHS, 5), "250 ep, 5 neg": (250, 5), "500 ep, 2 neg": (500, 2),
-            "250 ep, 2 neg": (250, 2)}
+VARIANTS = {"500 ep, 5 neg": (refine.LAYOUT_EPOCHS, refine.LAYOUT_NEGATIVES), "250 ep, 5 neg": (250, 5),
+            "500 ep, 2 neg": (500, 2), "250 ep, 2 neg": (250, 2)}
 
 
 def study(name, seed, args):

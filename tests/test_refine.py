@@ -1045,6 +1045,8 @@ def test_layout_step_judges_with_its_tolerance_and_distils_for_the_step_epochs(m
                                           generator=torch.Generator().manual_seed(0), **training)
         assert seen["epochs"] and set(seen["epochs"]) == {expected}
         assert seen["tolerance"] == [0.25, 0.0]
+    monkeypatch.setattr(refine_module, "STEP_DISTILL_EPOCHS", None)  # the default: the refinement's epochs
+    assert refine_module._step_distilling({**_STEP_TRAINING, "epochs": 50})["epochs"] == 50
 
 
 @pytest.mark.parametrize("after_layout", [False, True])

@@ -168,7 +168,7 @@ LAYOUT_COMPONENTS = 10
 #: control (ACC 0.870) and was refused, while the copies refused on digits
 #: with unequal sizes (ACC below the head's) cut 24-42 % more. With 0.1 the
 #: first is taken (ten seeds of digits as vectors 0.916 -> 0.924), the
-#: others are not, and no fit of 60 on 11 vector sets lost
+#: others are not, and no fit of 60 on 11 vector sets lost ACC
 #: (``benchmarks/refine_variants.py``, ``docs/benchmarks.md``, "The layout
 #: step's judge and cost").
 LAYOUT_CUT_TOLERANCE = 0.1

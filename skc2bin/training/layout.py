@@ -109,7 +109,7 @@ def graph_layout(graph, n_components=10, epochs=500, negatives=5, generator=None
     if n < n_components + 2:
         raise ValueError(f"A layout in {n_components} dimensions needs at least {n_components + 2} samples, "
                          f"got {n}: lower n_components.")
-    seed = _drawn_seed(generator)
+    seed = drawn_seed(generator)
     with warnings.catch_warnings():
         # A graph in several pieces is fine: the pieces drift apart, as in umap-learn.
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
@@ -155,11 +155,12 @@ def layout_partition(layout, n_clusters, generator=None):
 
     if len(layout) < 2 * n_clusters:
         return None
-    mixture = GaussianMixture(n_clusters, n_init=3, random_state=_drawn_seed(generator))
+    mixture = GaussianMixture(n_clusters, n_init=3, random_state=drawn_seed(generator))
     return mixture.fit_predict(layout.cpu().numpy() if torch.is_tensor(layout) else layout)
 
 
-def _drawn_seed(generator):
-    """A seed for numpy-seeded code (scikit-learn), drawn from ``generator`` (any device; None: torch's global one)."""
+def drawn_seed(generator):
+    """A seed for numpy-seeded code (scikit-learn), drawn from ``generator`` (any device; None: torch's global one).
+    The refinement's steps draw theirs with it too."""
     device = generator.device if generator is not None else None
     return int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=device))

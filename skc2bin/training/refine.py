@@ -101,7 +101,7 @@ import torch
 
 from ..losses import neighbor_consistency_loss, size_prior_loss
 from ..metrics import clustering_accuracy
-from .layout import fuzzy_graph, graph_layout, layout_partition
+from .layout import drawn_seed, fuzzy_graph, graph_layout, layout_partition
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "linked_pairs", "merged_partition", "crossed_partitions", "view_agreement", "VIEWS",
@@ -920,7 +920,7 @@ def _take_graph_candidate(head, features, neighbors, *, floor, generator, space=
     under 1 s and 10 s). The comparisons and the refining use every sample.
     """
     k = head.n_clusters
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
+    seed = drawn_seed(generator)
     sub, sub_neighbors = features, neighbors
     if len(features) > GRAPH_MAX_SAMPLES:
         idx = _graph_subset(len(features), generator, features.device)
@@ -1150,7 +1150,7 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
                 use[members] = False
                 members = members[_graph_subset(len(members), generator, features.device).cpu().numpy()]
                 use[members] = True
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=features.device))
+            seed = drawn_seed(generator)
             index = torch.as_tensor(members, device=features.device)
             sub_neighbors = mine_neighbors(rows[index], neighbors.shape[1], metric=metric)
             halves.append(graph_partition(sub_neighbors, 2, seed=seed))

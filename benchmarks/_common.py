@@ -216,13 +216,8 @@ def re_pairing_step():
 def ungated():
     """Inside the block the refinement runs without its gate (``refine.MIN_NEIGHBOR_AGREEMENT`` 0):
     for studies of what the refinement's steps do on every fit, weak ones included."""
-    from skc2bin.training import refine
-
-    gate, refine.MIN_NEIGHBOR_AGREEMENT = refine.MIN_NEIGHBOR_AGREEMENT, 0.0
-    try:
+    with refine_constants({"MIN_NEIGHBOR_AGREEMENT": 0.0}):
         yield
-    finally:
-        refine.MIN_NEIGHBOR_AGREEMENT = gate
 
 
 def fit_augmentation(est):

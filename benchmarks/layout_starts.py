@@ -26,8 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import (c2bin_phase, read_records, refined_variants, scores, study_main, variants_summary,  # noqa: E402
-                     variants_table)
+from _common import (c2bin_phase, read_records, refine_constants, refined_variants, scores, study_main,  # noqa: E402
+                     variants_summary, variants_table)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
@@ -40,13 +40,10 @@ def study(name, seed, args):
     load, params = study_data(name)
     X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
-    saved = refine.LAYOUT_EPOCHS
-    try:
-        if args.layout_epochs is not None:
-            refine.LAYOUT_EPOCHS = record["layout_epochs"] = args.layout_epochs
+    if args.layout_epochs is not None:
+        record["layout_epochs"] = args.layout_epochs
+    with refine_constants({} if args.layout_epochs is None else {"LAYOUT_EPOCHS": args.layout_epochs}):
         record.update(refined_variants(est, X, y, VARIANTS))
-    finally:
-        refine.LAYOUT_EPOCHS = saved
     return record
 
 

@@ -18,6 +18,14 @@ next (a layout's, the re-paired ones) for ``refine.STEP_DISTILL_EPOCHS`` epochs 
 ``step-distill``: only the distillation epochs of the copies refined next, 50 or 20, everything
 else at its default: for images, where only the re-pairing step distils such copies.
 
+``image-layouts`` (fifteenth session): the layout step on images too, on layouts of the
+L2-normalised representation (``refine.LAYOUT_REPRESENTATION``), with and without the re-pairing
+step after a layout's copy.
+
+``layout-partition`` (fifteenth session): each layout partitioned by the Gaussian mixture with 3
+starts (the earlier default), with 10, or by the mixture and k-means both (``refine.LAYOUT_PARTITIONS``,
+the default since).
+
 ``defaults``: the layout step as the thirteenth session left it (every constant above at its old
 value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
 and no ``LAYOUT_MIN_CHANGE``), the refinement without the layout step, and today's defaults.
@@ -30,6 +38,10 @@ Run (one torch thread; one JSON line per fit appended to --out):
         --out benchmarks/results/step_distill.jsonl
     OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants defaults --data vectors \
         --seeds 0 1 2 3 4 --out benchmarks/results/layout_defaults.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants image-layouts --data digits-geo digits-one3x \
+        --seeds 0 1 2 3 4 --out benchmarks/results/image_layouts.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants layout-partition --data vectors \
+        --seeds 0 1 2 3 4 --out benchmarks/results/layout_partition.jsonl
     python benchmarks/refine_variants.py --report --out benchmarks/results/layout_judge.jsonl
 ``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there);
 ``--smoke`` refines one small fit of 200 moons into a temporary file.
@@ -61,6 +73,16 @@ VARIANT_SETS = {
     "step-distill": {
         "distil 50": ({}, {"STEP_DISTILL_EPOCHS": None}),
         "distil 20": ({}, {"STEP_DISTILL_EPOCHS": 20}),
+    },
+    "image-layouts": {
+        "default": ({}, {}),
+        "layout": ({}, {"LAYOUT_REPRESENTATION": True}),
+        "layout, pairs after": ({}, {"LAYOUT_REPRESENTATION": True, "PAIRS_AFTER_LAYOUT": True}),
+    },
+    "layout-partition": {
+        "GMM, 3 starts": ({}, {"LAYOUT_PARTITIONS": (("gmm", 3),)}),
+        "GMM, 10 starts": ({}, {"LAYOUT_PARTITIONS": (("gmm", 10),)}),
+        "GMM 3 + k-means 10": ({}, {"LAYOUT_PARTITIONS": (("gmm", 3), ("kmeans", 10))}),
     },
     "defaults": {
         "13th session": ({}, _THIRTEENTH),

@@ -243,24 +243,27 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     refine_layouts : int, default=1
         Step of the refinement before the re-pairing, per scale, where the
         neighbours are mined in the input (``refine_space`` ``'input'`` or
-        ``'weighted-input'``, the default for feature vectors; images were
-        not measured and skip it): lay the standardised input out as UMAP
-        does (unweighted), from a fuzzy graph of each sample's 15 nearest
+        ``'weighted-input'``, the default for feature vectors; images skip
+        it: layouts of their representation replaced no head in 13 fits):
+        lay the standardised input out as UMAP does (unweighted), from a fuzzy graph of each sample's 15 nearest
         neighbours, in 10 dimensions (``refine_layouts`` times, with
         different random draws);
-        partition each layout with a Gaussian mixture (unless the partition
-        is the head's own, to within 1 % of the samples), distil it into a
+        partition each layout with a Gaussian mixture and with k-means
+        (unless a partition is the head's own, or the other's, to within 1 %
+        of the samples), distil each into a
         copy of the kept head and refine it like the ``n_init`` heads. The
         best copy replaces the head by the re-pairing step's rule (beside
         a refined copy of the head itself: lower on the selection score,
         on the share of neighbour pairs cut, and on average per cluster),
         except that it may cut up to 10 % more than the lower of the two;
         the re-pairing step then does not run. On digits as 64 features
-        one layout lifted ACC from 0.886 to 0.924 over ten seeds (0.935
-        over seeds 0-2, worst seed 0.840; ``docs/benchmarks.md``, "A layout
-        of the neighbour graph as a starting point" and "The layout step's
-        judge and cost"). Where a layout's copy replaced the head it cost
-        nothing more than the refinement without it; elsewhere 4-5 s there
+        one layout lifted ACC from 0.886 to 0.935 over ten seeds (0.935
+        over seeds 0-2, worst seed 0.840 -> 0.924; ``docs/benchmarks.md``,
+        "A layout of the neighbour graph as a starting point", "The layout
+        step's judge and cost" and "Two partitions of each layout"; aniso
+        blobs lost 0.012 with the second partition). Where a layout's copy
+        replaced the head it cost
+        nothing more than the refinement without it; elsewhere 2-5 s there
         (1,797 samples, one thread). 0 turns it off.
         ``history_[-1]["refine_layout"]`` says whether a layout's copy
         replaced the primary head, ``refine_per_scale``'s ``'layout'`` the

@@ -218,3 +218,12 @@ def test_gpu_check_table_shows_the_ungated_refinement_where_the_gate_kept_the_he
     gated_off = {**fit, "refinement_without_gate": None}
     assert "without its gate" not in _markdown({"environment": {"torch": "2"}, "total_s": 1, "smoke": True,
                                                 "throughput": {}, "training": {"result": gated_off}})
+
+
+def test_layout_draws_partitions_mode_smoke():
+    """``layout_draws.py --partitions`` (one layout, partitioned each way) runs and reports."""
+    proc = _run(["benchmarks/layout_draws.py", "--smoke", "--partitions"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert ("| data | n | draws | GMM, 3 starts: ACC mean (worst), NMI | GMM, 10 starts: ACC mean (worst), NMI "
+            "| k-means, 10 starts: ACC mean (worst), NMI | partition seconds") in proc.stdout, proc.stdout[-2000:]
+    assert "| moons | 200 | 1 | " in proc.stdout

@@ -84,10 +84,10 @@ def test_a_layout_of_the_neighbour_space_mends_digits_as_vectors():
     """Digits as 64 feature vectors (1,797), 40 epochs, seed 1.
 
     The refined heads and the re-pairing keep a partition of ACC 0.839
-    (``refine_layouts=0``); a Gaussian mixture of a UMAP-style layout of the
+    (``refine_layouts=0``); a partition (Gaussian mixture or k-means) of a UMAP-style layout of the
     standardised input, distilled and refined, beats it by the re-pairing
     step's rule and replaces it: 0.939 (1 torch thread; seeds 0 and 2: 0.839 ->
-    0.930, 0.924 -> 0.929; docs/benchmarks.md, "A layout of the neighbour graph
+    0.930, 0.924 -> 0.927; docs/benchmarks.md, "A layout of the neighbour graph
     as a starting point", for the default 100 epochs). UMAP + GMM on the
     standardised input gets 0.937-0.942.
     """

@@ -1069,6 +1069,27 @@ def test_re_pairing_is_skipped_where_a_layout_replaced_the_head(monkeypatch, aft
         assert paired == ([True] if (after_layout or not took) else [])
 
 
+def test_the_layout_step_partitions_each_layout_as_layout_partition_says(monkeypatch):
+    """``_take_layout_starts`` partitions every layout in each way of
+    ``LAYOUT_PARTITIONS`` (method, starts); with no partition to offer the
+    head stays."""
+    import skc2bin.training.refine as refine_module
+
+    feats = torch.randn(60, 4, generator=torch.Generator().manual_seed(0))
+    layouts = (None, [torch.zeros(60, 2), torch.ones(60, 2)])
+    calls = []
+    monkeypatch.setattr(refine_module, "layout_partition", lambda layout, k, **kw: calls.append((k, kw)) or None)
+    monkeypatch.setattr(refine_module, "LAYOUT_PARTITIONS", (("kmeans", 7), ("gmm", 2)))
+    head = ClusterHead(4, 3)
+    before = copy.deepcopy(head.state_dict())
+    took = refine_module._take_layout_starts(head, feats, mine_neighbors(feats, 5, metric="euclidean"),
+                                             layouts=layouts, floor=0.1, generator=torch.Generator().manual_seed(0),
+                                             **_STEP_TRAINING)
+    assert took is False
+    assert [(k, kw["method"], kw["n_init"]) for k, kw in calls] == [(3, "kmeans", 7), (3, "gmm", 2)] * 2
+    assert all(torch.equal(before[key], value) for key, value in head.state_dict().items())
+
+
 def test_a_layout_partition_that_is_the_heads_own_is_not_offered(monkeypatch):
     """The layouts of two groups draw the groups. For a head that already
     draws them, the layout's copy is the same partition, surer: within the

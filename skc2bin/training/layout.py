@@ -17,7 +17,7 @@ refinement passes (the standardised input):
    steps (edges sampled in proportion to their weight, pulled together
    along the curve ``1 / (1 + a d^(2b))``; 5 random samples pushed away per
    edge; the step size falling linearly to 0);
-3. :func:`layout_partition`: a Gaussian mixture of that layout (the layouts
+3. :func:`layout_partition`: a Gaussian mixture (or k-means) of that layout (the layouts
    do not depend on the number of clusters: every scale reuses them).
 
 Written here rather than imported from umap-learn on purpose: that package
@@ -142,21 +142,27 @@ def graph_layout(graph, n_components=10, epochs=500, negatives=5, generator=None
     return y
 
 
-def layout_partition(layout, n_clusters, generator=None):
+def layout_partition(layout, n_clusters, generator=None, method="gmm", n_init=3):
     """A partition of the samples of ``layout`` (:func:`graph_layout`) into
-    ``n_clusters`` parts: a Gaussian mixture (full covariances, 3 starts).
+    ``n_clusters`` parts: a Gaussian mixture (``method='gmm'``, full
+    covariances) or k-means (``'kmeans'``), the best of ``n_init`` starts
+    seeded from ``generator``.
 
     Returns
     -------
     labels : ndarray of shape (n_samples,), or None where there are fewer
         than ``2 * n_clusters`` samples: the start is optional.
     """
+    from sklearn.cluster import KMeans
     from sklearn.mixture import GaussianMixture
 
+    if method not in ("gmm", "kmeans"):
+        raise ValueError(f"method={method!r}: expected 'gmm' or 'kmeans'.")
     if len(layout) < 2 * n_clusters:
         return None
-    mixture = GaussianMixture(n_clusters, n_init=3, random_state=drawn_seed(generator))
-    return mixture.fit_predict(layout.cpu().numpy() if torch.is_tensor(layout) else layout)
+    model = (GaussianMixture if method == "gmm" else KMeans)(n_clusters, n_init=n_init,
+                                                             random_state=drawn_seed(generator))
+    return model.fit_predict(layout.cpu().numpy() if torch.is_tensor(layout) else layout)
 
 
 def drawn_seed(generator):

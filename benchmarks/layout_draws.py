@@ -13,7 +13,8 @@ epochs, 5 negatives) being the baseline. Labels are used only for scoring.
 With ``--partitions`` (fifteenth session) it lays out the default variant only and partitions that
 one layout in several ways (``PARTITIONS``: a Gaussian mixture or k-means, and how many starts),
 each from the same generator state: on digits as vectors seed 5 the fit's layout was right, but
-the mixture's three starts found a partition of ACC 0.835 where ten found one of 0.935.
+the mixture's three starts found a partition of ACC 0.835 where ten found one of 0.935 (a probe of
+that fit's own layout, which led to this mode).
 
 Run (one torch thread; one JSON line per data set and draw appended to --out):
     OMP_NUM_THREADS=1 python benchmarks/layout_draws.py --data vectors --seeds 0 1 2 3 4 5 6 7 \\

@@ -1090,6 +1090,30 @@ def test_the_layout_step_partitions_each_layout_as_layout_partition_says(monkeyp
     assert all(torch.equal(before[key], value) for key, value in head.state_dict().items())
 
 
+def test_a_layout_partition_offered_already_is_not_offered_again(monkeypatch):
+    """Where the second way of partitioning a layout gives the first's
+    partition (to within ``LAYOUT_MIN_CHANGE``, clusters renumbered), one
+    copy is distilled, not two; two different partitions give two."""
+    import skc2bin.training.refine as refine_module
+
+    feats = torch.randn(90, 4, generator=torch.Generator().manual_seed(0))
+    first = np.repeat([0, 1, 2], 30)
+    for second, copies in (((first + 1) % 3, 1), (np.tile([0, 1, 2], 30), 2)):
+        answers = iter([first, second])
+        distilled = []
+        monkeypatch.setattr(refine_module, "LAYOUT_PARTITIONS", (("gmm", 3), ("kmeans", 10)))
+        monkeypatch.setattr(refine_module, "layout_partition", lambda *a, **k: next(answers))
+        monkeypatch.setattr(refine_module, "distill_head", lambda head, f, labels, **k: distilled.append(labels))
+        monkeypatch.setattr(refine_module, "_refine_into", lambda head, candidates, *a, **k: (None, None, None,
+                                                                                             len(candidates) > 1))
+        # The head puts every sample in one cluster: neither partition is its own.
+        monkeypatch.setattr(refine_module, "predicted_clusters", lambda head, f: torch.zeros(len(f), dtype=torch.long))
+        took = refine_module._take_layout_starts(ClusterHead(4, 3), feats, mine_neighbors(feats, 5, metric="euclidean"),
+                                                 layouts=(None, [torch.zeros(90, 2)]), floor=0.1,
+                                                 generator=torch.Generator().manual_seed(0), **_STEP_TRAINING)
+        assert took is True and len(distilled) == copies
+
+
 def test_a_layout_partition_that_is_the_heads_own_is_not_offered(monkeypatch):
     """The layouts of two groups draw the groups. For a head that already
     draws them, the layout's copy is the same partition, surer: within the

@@ -207,7 +207,7 @@ STEP_DISTILL_EPOCHS = None
 #: (Euclidean there ranks neighbours as cosine similarity does). False: it
 #: runs on input spaces only (feature vectors). On 13 image fits (unequal-size
 #: digits, digits 16x16 and 28x28, rotated digits) a layout's copy replaced no
-#: head, and the refinement took 1.5-1.7x as long
+#: head, and the refinement took 1.4-1.7x as long
 #: (``benchmarks/refine_variants.py --variants image-layouts``,
 #: ``docs/benchmarks.md``, "Layouts of the representation for images").
 LAYOUT_REPRESENTATION = False

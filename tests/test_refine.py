@@ -1069,6 +1069,16 @@ def test_re_pairing_is_skipped_where_a_layout_replaced_the_head(monkeypatch, aft
         assert paired == ([True] if (after_layout or not took) else [])
 
 
+def test_share_changed_counts_samples_outside_the_best_cluster_map():
+    """Clusters renumbered count as unchanged; of [0,0,1,1,2] -> [1,1,0,0,0]
+    the best map (0->1, 1->0) leaves one sample of five (the 2) changed."""
+    from skc2bin.training.refine import share_changed
+
+    assert share_changed([0, 0, 1, 1, 2], [1, 1, 0, 0, 0]) == pytest.approx(0.2)
+    assert share_changed(torch.tensor([0, 0, 1, 1]), np.array([1, 1, 0, 0])) == 0.0
+    assert share_changed(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 0, 0, 0])) == pytest.approx(0.75)
+
+
 def test_the_layout_step_partitions_each_layout_as_layout_partition_says(monkeypatch):
     """``_take_layout_starts`` partitions every layout in each way of
     ``LAYOUT_PARTITIONS`` (method, starts); with no partition to offer the

@@ -40,7 +40,6 @@ import time
 from contextlib import contextmanager
 
 import torch
-from sklearn.metrics.cluster import contingency_matrix
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
 from skorch.dataset import get_len, unpack_data
@@ -48,7 +47,6 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import Subset
 
 from ..data import is_dataset, place_training_data
-from ..metrics import best_cluster_map
 from ..networks import TargetNetwork, TwoViewForward
 from ..schedules import WarmupCosine
 from .callbacks import (
@@ -64,7 +62,7 @@ from .callbacks import (
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
 from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, refine_outcome, refine_scales
 from .refine import refine_summary
-from .refine import weigh_inputs
+from .refine import share_changed, weigh_inputs
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -464,7 +462,7 @@ class C2BINNet(NeuralNet):
             metric=SPACE_METRICS[space], views=views, generator=generator,
         )
         network.train()
-        changed = [_share_changed(before, after) for before, after in info["partitions"]]
+        changed = [share_changed(before, after) for before, after in info["partitions"]]
         record = {
             "refine_loss": info["losses"][0][-1] if info["losses"][0] else float("nan"),
             "refine_losses": info["losses"][0],
@@ -792,14 +790,3 @@ def _without_scheduler(callback):
         callback = copy.copy(callback)
         callback.lr_scheduler_ = None
     return callback
-
-
-def _share_changed(before, after):
-    """Share of the samples whose cluster changed from ``before`` to ``after``.
-
-    Cluster numbers of the kept head need not match the old ones: counts the
-    samples outside the best one-to-one map between the two partitions.
-    """
-    counts = contingency_matrix(before.cpu().numpy(), after.cpu().numpy())
-    rows, cols = best_cluster_map(counts)
-    return 1.0 - float(counts[rows, cols].sum()) / len(before)

@@ -107,7 +107,8 @@ from .layout import drawn_seed, fuzzy_graph, graph_layout, layout_partition
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
            "linked_pairs", "merged_partition", "crossed_partitions", "view_agreement", "VIEWS",
            "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
-           "neighbor_agreement", "cluster_cut_shares", "mean_cluster_cut", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES",
+           "neighbor_agreement", "share_changed", "cluster_cut_shares", "mean_cluster_cut", "MAX_SAMPLES",
+           "GRAPH_MAX_SAMPLES",
            "GRAPH_MARGIN", "PAIRS_CLUSTER_CUT", "MIN_NEIGHBOR_AGREEMENT", "GATE_CLUSTERS", "SPACE_METRICS",
            "MIN_LAPLACIAN_SCORE", "laplacian_scores", "weigh_inputs", "refine_outcome", "refine_summary"]
 
@@ -445,6 +446,14 @@ def mean_cluster_cut(labels, neighbors, n_clusters):
     return float(shares[~torch.isnan(shares)].mean())
 
 
+def share_changed(before, after):
+    """Share of the samples whose cluster differs between two partitions of
+    them, after the best one-to-one map of their cluster numbers
+    (``1 -`` :func:`~skc2bin.metrics.clustering_accuracy`); tensors or arrays."""
+    as_array = lambda p: p.cpu().numpy() if torch.is_tensor(p) else np.asarray(p)  # noqa: E731
+    return 1.0 - clustering_accuracy(as_array(before), as_array(after))
+
+
 def neighbor_agreement(labels, neighbors):
     """Share of (sample, mined neighbour) pairs that fall in the same cluster
     (``neighbors``: a tensor or array of shape (n_samples, n_neighbors))."""
@@ -679,8 +688,9 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
                 info[key].append(value)
         return info
     if layout_space is None:
-        layout_space = neighbor_space if neighbor_space is not None or not LAYOUT_REPRESENTATION else (
-            torch.nn.functional.normalize(features, dim=1))
+        layout_space = neighbor_space
+    if layout_space is None and LAYOUT_REPRESENTATION:
+        layout_space = torch.nn.functional.normalize(features, dim=1)
     drawn_layouts = functools.cache(lambda: _layouts(layout_space, layouts, generator))  # once, for every scale
     for scale, (current, agreement_before, labels_before) in enumerate(zip(heads, before, partitions)):
         candidates = [copy.deepcopy(network.heads[scale * n_init + j]) for j in range(n_init)]
@@ -1027,7 +1037,7 @@ def _take_layout_starts(head, features, neighbors, *, layouts, floor, generator,
         labels = layout_partition(layout, k, generator=generator, method=method, n_init=starts)
         if labels is None or smallest_cluster_share(labels, k) < floor:
             continue
-        if any(1.0 - clustering_accuracy(other, labels) < LAYOUT_MIN_CHANGE for other in offered):
+        if any(share_changed(other, labels) < LAYOUT_MIN_CHANGE for other in offered):
             continue  # the head's own partition or one offered already: nothing new
         offered.append(labels)
         candidate = copy.deepcopy(head)

@@ -228,7 +228,7 @@ def fit_augmentation(est):
 def refined_variants(est, X, y, variants):
     """Per variant name, the scores of :func:`refined_copy` ``(est, X, refine='neighbors', **params)``
     (``variants``: name -> params): ACC, NMI, ARI, what the refinement did to the primary head
-    (``outcome``, ``layout``, ``paired``), the share of mined neighbour pairs its head put in one
+    (``outcome``, ``layout``, ``paired``, ``merged``), the share of mined neighbour pairs its head put in one
     cluster before and after (``agreement``), the share the refinement's gate read (``gate_agreement``: the same
     before, or the head merged down to ``refine.GATE_CLUSTERS`` clusters where it has more) and its
     seconds."""
@@ -239,6 +239,7 @@ def refined_variants(est, X, y, variants):
         acc, nmi, ari = scores(y, refined.labels_)
         out[variant] = {"acc": acc, "nmi": nmi, "ari": ari, "outcome": last["refine_per_scale"][0]["outcome"],
                         "paired": bool(last.get("refine_paired")), "layout": bool(last.get("refine_layout")),
+                        "merged": int(last.get("refine_merged") or 0),
                         "agreement": last.get("refine_agreement"),
                         "gate_agreement": last.get("refine_gate_agreement"),
                         "refine_s": last["refine_dur"]}
@@ -247,8 +248,9 @@ def refined_variants(est, X, y, variants):
 
 def refined_mark(scored):
     """ACC of one refined variant (:func:`refined_variants`), marked L where a layout's copy replaced
-    the primary head and P where a re-paired copy did."""
-    return f"{scored['acc']:.3f}{' L' if scored.get('layout') else ''}{' P' if scored['paired'] else ''}"
+    the primary head, P where a re-paired copy did and M for each round of the merge-and-split step that replaced it."""
+    return (f"{scored['acc']:.3f}{' L' if scored.get('layout') else ''}{' P' if scored['paired'] else ''}"
+            f"{' M' * int(scored.get('merged') or 0)}")
 
 
 def variants_summary(record, variants):

@@ -26,6 +26,10 @@ step after a layout's copy.
 starts (the earlier default), with 10, or by the mixture and k-means both (``refine.LAYOUT_PARTITIONS``,
 the default since).
 
+``merge-split`` (sixteenth session): the refinement with and without the merge-and-split step
+after the re-pairing step (``refine.MERGE_SPLITS``: one of the most linked pairs of clusters merged,
+a third cluster halved; distilled copies judged on the cut).
+
 ``defaults``: the layout step as the thirteenth session left it (every constant above at its old
 value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
 and no ``LAYOUT_MIN_CHANGE``), the refinement without the layout step, and today's defaults.
@@ -83,6 +87,10 @@ VARIANT_SETS = {
         "GMM, 3 starts": ({}, {"LAYOUT_PARTITIONS": (("gmm", 3),)}),
         "GMM, 10 starts": ({}, {"LAYOUT_PARTITIONS": (("gmm", 10),)}),
         "GMM 3 + k-means 10": ({}, {"LAYOUT_PARTITIONS": (("gmm", 3), ("kmeans", 10))}),
+    },
+    "merge-split": {
+        "no merge-split": ({}, {"MERGE_SPLITS": 0}),
+        "default": ({}, {}),
     },
     "defaults": {
         "13th session": ({}, _THIRTEENTH),

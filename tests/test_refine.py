@@ -21,6 +21,7 @@ from skc2bin.training.refine import (
     laplacian_scores,
     linked_pairs,
     merged_partition,
+    merged_split,
     mine_neighbors,
     neighbor_agreement,
     predicted_clusters,
@@ -428,6 +429,12 @@ def test_refine_summary_names_what_replaced_the_head():
     lines = refine_summary({**row, "refine_agreement": [0.7734, 0.8411], "refine_per_scale": scales}).splitlines()
     assert lines[0].endswith("37.3 % of the samples changed cluster; neighbour pairs in one cluster 0.773 -> 0.841")
     assert lines[1].endswith("; neighbour pairs in one cluster 0.500 -> 0.812")
+    scales[1]["merged"] = 1
+    lines = refine_summary({**row, "refine_paired": True, "refine_merged": 2, "refine_per_scale": scales}
+                           ).splitlines()
+    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then two "
+                               "of its clusters re-paired, then 2 pairs of its clusters merged and as many split; 37.3 %")
+    assert "re-paired, then 1 pair of its clusters merged and as many split; 0.0 %" in lines[1]
 
 
 @pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
@@ -1143,3 +1150,113 @@ def test_a_layout_partition_that_is_the_heads_own_is_not_offered(monkeypatch):
         _offer_a_step(lambda head: refine_module._take_layout_starts(
             head, feats, neighbors, layouts=layouts, floor=0.1, generator=torch.Generator().manual_seed(0),
             **_STEP_TRAINING), feats, truth.numpy(), truth, replaced, min_accuracy=0.99)
+
+
+# ------------------------------------------------------------ merge and split (after step 6)
+def test_merged_split_hand_values():
+    labels = np.array([0, 1, 2, 1, 2, 0, 2])  # b=1: rows 1, 3; c=2: rows 2, 4, 6
+    out = merged_split(labels, 0, 1, 2, [0, 1, 1])
+    # b's members join a (cluster 0); c's members marked 1 (rows 4, 6) take the freed number 1
+    assert out.tolist() == [0, 0, 2, 0, 1, 0, 1]
+    with pytest.raises(ValueError, match="three different clusters"):
+        merged_split(labels, 0, 1, 1, [0, 1])
+    with pytest.raises(ValueError, match="one value per member"):
+        merged_split(labels, 0, 1, 2, [0, 1])
+
+
+def _large_and_two_small(seed=0):
+    """A large group of 120 (first feature -6) and two small ones of 40 (first feature +6, second
+    feature -3 or +3), in 4 features (the last two noise): the large group is as far from the small
+    ones as they are from each other, and wider."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.tensor([[-6.0, 0.0], [6.0, -3.0], [6.0, 3.0]])
+    truth = np.repeat([0, 1, 2], [120, 40, 40])
+    feats = centres[truth] + 0.5 * torch.randn(200, 2, generator=g)
+    feats[:120, 1] *= 3.0
+    return torch.cat([feats, torch.randn(200, 2, generator=g)], 1), truth
+
+
+@pytest.mark.parametrize("start, taken", [("split large", 1), ("truth", 0), ("split large, no rounds", 0)])
+def test_merge_and_split_mends_a_split_large_group(start, taken):
+    """A head that halves the large group (along a noise feature) and puts both small groups in one
+    cluster is replaced by the partition with the halves merged and the shared cluster split: it
+    cuts far fewer neighbour pairs. A head on the groups stays bit for bit: merging two of them
+    cuts fewer pairs than halving the third only where the two are more linked than the third's
+    halves, which they are not; and so does any head with no rounds."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training.refine import _take_merged_splits
+
+    feats, truth = _large_and_two_small()
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    labels = truth.copy()
+    if start != "truth":
+        labels[truth == 2] = 1
+        labels[(truth == 0) & (feats[:, 2] > 0).numpy()] = 2
+    torch.manual_seed(0)
+    head = ClusterHead(4, 3)
+    distill_head(head, feats, torch.as_tensor(labels), generator=torch.Generator().manual_seed(0),
+                 **{**_STEP_TRAINING, "epochs": 60})
+    assert clustering_accuracy(labels, predicted_clusters(head, feats).numpy()) >= 0.99  # the head draws its start
+    before = copy.deepcopy(head.state_dict())
+    rounds = 0 if start.endswith("no rounds") else 3
+    assert _take_merged_splits(head, feats, neighbors, rounds=rounds, splits=2, pairs=3, floor=0.1,
+                               generator=torch.Generator().manual_seed(0), metric="euclidean",
+                               **_STEP_TRAINING) == taken
+    if taken:
+        assert clustering_accuracy(truth, predicted_clusters(head, feats).numpy()) == 1.0
+    else:
+        assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+
+
+@pytest.mark.parametrize("veto", ["cut per cluster", "link share"])
+def test_merge_and_split_vetoes(monkeypatch, veto):
+    """The same mend is refused where the bar on the cut per cluster is set exactly at what the
+    mend reaches, or where the halves of the large group must be joined by more of their
+    neighbour pairs than they are: each condition can veto."""
+    from skc2bin.training import refine
+
+    feats, truth = _large_and_two_small()
+    neighbors = mine_neighbors(feats, 5, metric="euclidean")
+    labels = truth.copy()
+    labels[truth == 2] = 1
+    labels[(truth == 0) & (feats[:, 2] > 0).numpy()] = 2
+    mended = refine.mean_cluster_cut(truth, neighbors, 3)
+    own = refine.mean_cluster_cut(labels, neighbors, 3)
+    assert mended < own  # with the defaults the mend passes (test above)
+    torch.manual_seed(0)
+    head = ClusterHead(4, 3)
+    distill_head(head, feats, torch.as_tensor(labels), generator=torch.Generator().manual_seed(0), **_STEP_TRAINING)
+    if veto == "cut per cluster":
+        monkeypatch.setattr(refine, "MERGE_CUT_TOLERANCE", mended / own - 1.0)
+    else:  # the head's share between the large group's halves (clusters 0 and 2), and a bit more
+        _, links, sizes = refine._cluster_links(predicted_clusters(head, feats), neighbors, 3)
+        share = links[0, 2] / (5 * (sizes[0] + sizes[2]))
+        assert share >= refine.MERGE_MIN_LINK_SHARE
+        monkeypatch.setattr(refine, "MERGE_MIN_LINK_SHARE", share + 1e-6)
+    assert refine._take_merged_splits(head, feats, neighbors, rounds=3, splits=2, pairs=3, floor=0.1,
+                                      generator=torch.Generator().manual_seed(0), metric="euclidean",
+                                      **_STEP_TRAINING) == 0
+
+
+def test_refine_scales_records_the_merge_and_split_rounds_per_scale(monkeypatch):
+    """``refine_scales`` runs the merge-and-split step last and records per scale how many of its
+    rounds replaced the head; with ``MERGE_SPLITS`` 0, or with the neighbours mined in an input
+    space (feature vectors), it is never tried. On the large and two small groups the steps before
+    it keep the head that halves the large group."""
+    from skc2bin.metrics import clustering_accuracy
+    from skc2bin.training import refine
+
+    feats, truth = _large_and_two_small()
+    labels = truth.copy()
+    labels[truth == 2] = 1
+    labels[(truth == 0) & (feats[:, 2] > 0).numpy()] = 2
+    for splits, space, taken in ((0, None, 0), (2, None, 1), (2, feats.clone(), 0)):
+        monkeypatch.setattr(refine, "MERGE_SPLITS", splits)
+        net = _Network(n_init=1, selected=0, n_clusters=3)
+        distill_head(net.heads[0], feats, torch.as_tensor(labels), epochs=60, batch_size=32, lr=1e-2,
+                     generator=torch.Generator().manual_seed(0))
+        info = refine.refine_scales(net, feats, n_neighbors=5, epochs=10, batch_size=32, lr=1e-2, graph=False,
+                                    pairs=0, neighbor_space=space, metric="euclidean",
+                                    generator=torch.Generator().manual_seed(0))
+        assert info["merged"] == [taken]
+        assert (clustering_accuracy(truth, predicted_clusters(net.heads[0], feats).numpy()) == 1.0) is bool(taken)

@@ -403,7 +403,9 @@ class C2BINNet(NeuralNet):
         only where ``space`` is an input space), ``refine_paired``
         (True where the head's partition with two of its clusters re-paired
         replaced it, the last step; ``pairs`` is how many of the most linked
-        pairs of clusters are tried, 0 none), ``refine_agreement`` (the
+        pairs of clusters are tried, 0 none), ``refine_merged`` (the number
+        of rounds of the merge-and-split step, the last, that replaced the
+        head), ``refine_agreement`` (the
         share of mined neighbour pairs in one cluster of the head, before
         and after), ``refine_gated`` (True where that share, before, was
         below :data:`~skc2bin.training.refine.MIN_NEIGHBOR_AGREEMENT` for the
@@ -414,7 +416,7 @@ class C2BINNet(NeuralNet):
         share compared with it), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
         with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
-        ``layout``, ``paired``, ``loss``, ``changed``, ``scores``, ``admissible`` and
+        ``layout``, ``paired``, ``merged``, ``loss``, ``changed``, ``scores``, ``admissible`` and
         ``agreement``) and
         ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
         without ``per_scale`` describe the primary scale.
@@ -473,6 +475,7 @@ class C2BINNet(NeuralNet):
             "refine_graph": bool(info["graph"][0]),
             "refine_layout": bool(info["layout"][0]),
             "refine_paired": info["paired"][0],
+            "refine_merged": info["merged"][0],
             "refine_agreement": info["agreement"][0],
             "refine_gated": info["gated"],
             "refine_gate": info["gate"],
@@ -480,7 +483,7 @@ class C2BINNet(NeuralNet):
             "refine_per_scale": [
                 {"n_clusters": network.heads[i].n_clusters,
                  "outcome": refine_outcome(info["kept"][s], info["graph"][s]), "layout": bool(info["layout"][s]),
-                 "paired": info["paired"][s],
+                 "paired": info["paired"][s], "merged": info["merged"][s],
                  "loss": info["losses"][s][-1] if info["losses"][s] else float("nan"),
                  "changed": changed[s], "scores": info["scores"][s], "admissible": info["admissible"][s],
                  "agreement": info["agreement"][s]}

@@ -76,7 +76,20 @@ representation:
    classes as two clusters that each hold half of both, cut along another
    axis (digits as vectors: ones and eights split by style, ACC 0.85); the
    refinement's gradient steps do not leave that optimum, though the
-   selection score prefers the re-paired partition (ACC 0.92-0.93).
+   selection score prefers the re-paired partition (ACC 0.92-0.93);
+7. per scale, last, where the neighbours are mined in the representation
+   (images), offer the head's partition with one pair of linked
+   clusters merged and a third cluster halved, for up to
+   :data:`MERGE_ROUNDS` rounds (``_take_merged_splits``, :func:`merged_split`):
+   only a pair joined by at least :data:`MERGE_MIN_LINK_SHARE` of its
+   neighbour pairs is merged, and a proposal must cut fewer neighbour pairs
+   than the head's partition, in all, and per cluster at most
+   :data:`MERGE_CUT_TOLERANCE` more; the
+   distilled copy is judged on the cut alone. Every earlier step keeps the
+   number of clusters a class spans: on digits with unequal class sizes a
+   large class split in two while two smaller ones shared a cluster, and the
+   selection score's uniform term prefers that (digits-geo seed 0: ACC 0.723
+   -> 0.866 with the step).
 
 The guard in step 4 matters where the representation is weak: on CIFAR-10 on
 a CPU (10-NN accuracy 0.43) the refined heads drew one very large cluster,
@@ -105,7 +118,7 @@ from ..metrics import clustering_accuracy
 from .layout import drawn_seed, fuzzy_graph, graph_layout, layout_partition
 
 __all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "linked_pairs", "merged_partition", "crossed_partitions", "view_agreement", "VIEWS",
+           "linked_pairs", "merged_partition", "crossed_partitions", "merged_split", "view_agreement", "VIEWS",
            "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
            "neighbor_agreement", "share_changed", "cluster_cut_shares", "mean_cluster_cut", "MAX_SAMPLES",
            "GRAPH_MAX_SAMPLES",
@@ -220,6 +233,46 @@ LAYOUT_REPRESENTATION = False
 #: is refined), and it costs about a third of the refinement of digits as
 #: vectors, so it does not run there.
 PAIRS_AFTER_LAYOUT = False
+
+#: Proposals of the merge-and-split step (``_take_merged_splits``) distilled
+#: per round, tried in order; 0: no such step. It runs where the neighbours are
+#: mined in the representation (images): on feature vectors, whose neighbours
+#: in the input join more pairs across classes, it lowered digits as vectors
+#: seed 0 from 0.935 to 0.806. Each proposal is one of the
+#: :data:`MERGE_PAIRS` pairs of clusters most linked in the neighbour graph
+#: merged, and a third cluster halved. Every other step keeps the number of
+#: clusters a class spans: on digits with unequal class sizes the refined
+#: heads split a large class while two smaller ones share a cluster, and no
+#: step left that optimum (``docs/benchmarks.md``, "A merge-and-split step").
+MERGE_SPLITS = 2
+
+#: The pairs of most linked clusters (:func:`linked_pairs`) each round may merge.
+MERGE_PAIRS = 3
+
+#: The merge-and-split step merges only a pair of clusters whose links join at
+#: least this share of their (sample, mined neighbour) pairs: two parts of one
+#: class, not two classes. Without it the cut alone merged two classes of
+#: digits 8x8 and split a third along a style with no link between its halves
+#: (ACC 0.994 -> 0.883); the merges taken there joined 0.003-0.006 of the
+#: pairs (0.011-0.013 on digits 28x28, where 0.01 let them in), the right ones
+#: on digits with unequal sizes 0.02-0.06 (``docs/benchmarks.md``, "A
+#: merge-and-split step").
+MERGE_MIN_LINK_SHARE = 0.02
+
+#: Rounds of the merge-and-split step, each from the head the last one took
+#: (it stops at the first round that takes nothing). One round left digits
+#: with unequal sizes seed 4 at 0.644 (a first merge that only the next
+#: rounds made good, 0.837 after three); five rounds took it to 0.823.
+MERGE_ROUNDS = 3
+
+#: A merge-and-split copy must cut fewer neighbour pairs than the head in
+#: all, and on average per cluster (:func:`mean_cluster_cut`) at most this
+#: share more than the head as the step found it. Halving a cluster raises
+#: the cut of both halves, so a right re-partition of unequal clusters can
+#: cut a little more per cluster (digits with unequal sizes seed 0: 0.0380
+#: against 0.0349, ACC 0.831 -> 0.866); with 0 the step stopped a round
+#: earlier there.
+MERGE_CUT_TOLERANCE = 0.1
 
 #: The re-pairing step's copy must also cut, on average over its clusters,
 #: a smaller share of their neighbour pairs than the head and the control
@@ -631,6 +684,12 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     chosen must last cut less per cluster than the head and the control,
     :func:`mean_cluster_cut`).
 
+    After that, with :data:`MERGE_SPLITS` > 0 and the neighbours mined in
+    ``features`` (no ``neighbor_space``: the representation, images), up to
+    :data:`MERGE_ROUNDS` rounds offer the head its partition with one of the
+    :data:`MERGE_PAIRS` most linked pairs of clusters merged and a third
+    cluster halved (``_take_merged_splits``), judged on the cut alone.
+
     ``views`` (images; default None: no second judge) is a callable that
     returns an iterable of ``(rows, view_features)``: the representation of
     an augmented view of ``features[rows]``, every row once per view (see
@@ -654,6 +713,8 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         graph candidate replaced the chosen head (in that form), else False;
         ``'layout'``: per scale, whether a layout's partition replaced it;
         ``'paired'``: per scale, whether a re-paired partition replaced it;
+        ``'merged'``: per scale, how many rounds of the merge-and-split step
+        replaced it;
         ``'agreement'``: per scale, :func:`neighbor_agreement` of the selected
         head's partition with the mined neighbours, before and after (a
         diagnostic: how far the neighbours the refinement follows agree
@@ -678,12 +739,13 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         merged_partition(partitions[0], neighbors, k, GATE_CLUSTERS), neighbors)
     gated = gate_agreement < MIN_NEIGHBOR_AGREEMENT
     info = {"losses": [], "scores": [], "admissible": [], "kept": [], "graph": [], "layout": [], "paired": [],
-            "agreement": [], "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT,
+            "merged": [], "agreement": [], "partitions": [], "gated": gated, "gate": MIN_NEIGHBOR_AGREEMENT,
             "gate_agreement": gate_agreement}
     if gated:  # too weak to refine with: every head stays as C2BIN trained it
         for agreement, labels in zip(before, partitions):
             for key, value in (("losses", []), ("scores", []), ("admissible", []), ("kept", True), ("graph", False),
-                               ("layout", False), ("paired", False), ("agreement", [agreement, agreement]),
+                               ("layout", False), ("paired", False), ("merged", 0),
+                               ("agreement", [agreement, agreement]),
                                ("partitions", [labels, labels])):
                 info[key].append(value)
         return info
@@ -715,6 +777,10 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
             current, features, neighbors, pairs=pairs, space=space, metric=metric, floor=floor, prior=prior,
             prior_weight=prior_weight, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
             views=views, generator=generator)))
+        info["merged"].append(_take_merged_splits(
+            current, features, neighbors, rounds=MERGE_ROUNDS, splits=MERGE_SPLITS, pairs=MERGE_PAIRS, floor=floor,
+            space=space, metric=metric, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            generator=generator) if MERGE_SPLITS > 0 and neighbor_space is None else 0)
         labels_after = predicted_clusters(current, features)
         info["agreement"].append([agreement_before, neighbor_agreement(labels_after, neighbors)])
         info["partitions"].append([labels_before, labels_after])
@@ -1185,29 +1251,139 @@ def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, s
     candidates = [copy.deepcopy(head)]  # the control: the head's own partition, refined alike
     for a, b in linked_pairs(labels, neighbors, k, pairs):
         use = np.ones(len(labels), dtype=bool)  # the samples each copy is distilled on
-        halves = []
-        for cluster in (a, b):
-            members = np.flatnonzero(labels == cluster)
-            if len(members) > GRAPH_MAX_SAMPLES:
-                use[members] = False
-                members = members[_graph_subset(len(members), generator, features.device).cpu().numpy()]
-                use[members] = True
-            seed = drawn_seed(generator)
-            index = torch.as_tensor(members, device=features.device)
-            sub_neighbors = mine_neighbors(rows[index], neighbors.shape[1], metric=metric)
-            halves.append(graph_partition(sub_neighbors, 2, seed=seed))
+        halves = [_halved(labels, cluster, use, rows, neighbors.shape[1], metric, generator) for cluster in (a, b)]
         if any(h is None for h in halves):
             continue  # a cluster too small to halve, or no convergence
         masked = np.where(use, labels, -1)  # members left out of a large cluster's subset: not distilled
-        sub = features if use.all() else features[torch.as_tensor(np.flatnonzero(use), device=features.device)]
         for partition in crossed_partitions(masked, a, b, *halves):
-            candidate = copy.deepcopy(head)
-            distill_head(candidate, sub, partition[use], generator=generator, **_step_distilling(training))
-            candidates.append(candidate)
+            candidates.append(_distilled_copy(head, features, partition, use, training, generator))
     if len(candidates) == 1:
         return False
     return _refine_into(head, candidates, features, neighbors, prior=prior, prior_weight=prior_weight, floor=floor,
                         control=True, views=views, generator=generator, **training)[3]
+
+
+def _halved(labels, cluster, use, rows, n_neighbors, metric, generator):
+    """Spectral bisection (:func:`graph_partition` into 2) of ``cluster``'s members of ``labels``
+    on their own neighbour graph, mined again among them in ``rows`` with ``metric``: 0 or 1 per
+    member, or None (too small, no convergence). A cluster of more than
+    :data:`GRAPH_MAX_SAMPLES` is halved on a random subset of them, and the rest are marked False
+    in ``use`` (bool per sample, changed in place: the samples a copy is distilled on)."""
+    members = np.flatnonzero(labels == cluster)
+    if len(members) > GRAPH_MAX_SAMPLES:
+        use[members] = False
+        members = members[_graph_subset(len(members), generator, rows.device).cpu().numpy()]
+        use[members] = True
+    seed = drawn_seed(generator)
+    sub_neighbors = mine_neighbors(rows[torch.as_tensor(members, device=rows.device)], n_neighbors, metric=metric)
+    return graph_partition(sub_neighbors, 2, seed=seed)
+
+
+def _distilled_copy(head, features, partition, use, training, generator):
+    """A copy of ``head`` distilled (:func:`distill_head`) on the rows of ``features`` marked in
+    ``use`` to predict their cluster of ``partition`` (one per sample)."""
+    sub = features if use.all() else features[torch.as_tensor(np.flatnonzero(use), device=features.device)]
+    candidate = copy.deepcopy(head)
+    distill_head(candidate, sub, partition[use], generator=generator, **_step_distilling(training))
+    return candidate
+
+
+def merged_split(labels, a, b, c, halves_c):
+    """``labels`` with cluster ``b`` merged into ``a`` and cluster ``c`` split in two: the members
+    of ``c`` whose entry of ``halves_c`` (0 or 1 per member, in sample order) is 1 take the number
+    ``b`` freed by the merge. Every other sample keeps its cluster.
+
+    Returns
+    -------
+    partition : ndarray of shape (n_samples,)
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if len({int(a), int(b), int(c)}) < 3:
+        raise ValueError(f"a, b and c must be three different clusters, got {a}, {b}, {c}.")
+    members_c = np.flatnonzero(labels == c)
+    halves_c = np.asarray(halves_c).astype(bool)
+    if halves_c.shape != members_c.shape:
+        raise ValueError("halves_c must hold one value per member of cluster c.")
+    new = np.where(labels == b, a, labels)
+    new[members_c[halves_c]] = b
+    return new
+
+
+def _take_merged_splits(head, features, neighbors, *, rounds, splits, pairs, floor, generator, space=None,
+                        metric="cosine", **training):
+    """Offer ``head`` its partition with one pair of clusters merged and a third split in two, for
+    up to ``rounds`` rounds (each from the head the last one took, until one takes nothing).
+    Returns the number of rounds that replaced the head.
+
+    Each round, for each of the ``pairs`` pairs ``(a, b)`` most linked in ``neighbors``
+    (:func:`linked_pairs`) whose links join at least :data:`MERGE_MIN_LINK_SHARE` of their
+    (sample, neighbour) pairs, and each other cluster ``c``, halved by spectral bisection of its own
+    neighbour graph (``_halved``), the hard partition :func:`merged_split` ``(a, b, c)`` is a
+    proposal if it is admissible (no cluster below ``floor`` × n/k), cuts fewer neighbour pairs
+    than the head's partition (the pair's links outnumber the pairs the bisection cuts) and, on
+    average per cluster (:func:`mean_cluster_cut`), at most :data:`MERGE_CUT_TOLERANCE` more than
+    the head as the step found it. The ``splits`` proposals that cut fewest pairs are distilled
+    into copies of ``head`` (:func:`distill_head`); the first whose own partition still meets those
+    conditions replaces the head.
+
+    The copies are judged distilled, on the cut alone: neither refined nor scored by
+    :func:`selection_scores`, whose uniform term prefers the partition with the large class split
+    (digits with unequal sizes seed 0: a copy of ACC 0.827 scored 0.273 against the head's 0.259;
+    refined, a copy's cut per cluster rose with the control's, from 0.035 to 0.05).
+    """
+    k = head.n_clusters
+    if k < 3 or rounds < 1:
+        return 0
+    bar = (1.0 + MERGE_CUT_TOLERANCE) * mean_cluster_cut(predicted_clusters(head, features), neighbors, k)
+    taken = 0
+    while taken < rounds and _merge_split_once(head, features, neighbors, bar=bar, splits=splits, pairs=pairs,
+                                               floor=floor, generator=generator, space=space, metric=metric,
+                                               training=training):
+        taken += 1
+    return taken
+
+
+def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, generator, space, metric, training):
+    """One round of ``_take_merged_splits`` (``bar``: the highest cut per cluster allowed); True
+    where a copy replaced ``head``."""
+    k = head.n_clusters
+    labels = predicted_clusters(head, features).cpu().numpy()
+    rows = features if space is None else space
+    _, links, sizes = _cluster_links(labels, neighbors, k)
+    nb = np.asarray(neighbors.cpu())
+    ranked = [(a, b) for a, b in linked_pairs(labels, neighbors, k, pairs)
+              if links[a, b] >= MERGE_MIN_LINK_SHARE * nb.shape[1] * (sizes[a] + sizes[b])]
+    total_cut = _pairs_cut(labels, nb)
+    proposals = []
+    for c in range(k) if ranked else ():
+        use = np.ones(len(labels), dtype=bool)
+        halves = _halved(labels, c, use, rows, neighbors.shape[1], metric, generator)
+        if halves is None or not use.all():
+            continue  # too small to halve, no convergence, or halved on a subset only
+        members = np.flatnonzero(labels == c)
+        side = np.zeros(len(labels), dtype=bool)
+        side[members[np.asarray(halves).astype(bool)]] = True
+        bisection_cut = float(((labels[nb] == c) & (side[:, None] != side[nb]))[members].sum())
+        for a, b in ranked:
+            if c in (a, b) or links[a, b] <= bisection_cut:
+                continue  # it would cut as many pairs as the head's partition or more
+            partition = merged_split(labels, a, b, c, halves)
+            if mean_cluster_cut(partition, neighbors, k) < bar and smallest_cluster_share(partition, k) >= floor:
+                proposals.append((total_cut - links[a, b] + bisection_cut, a, b, c, partition))
+    every = np.ones(len(labels), dtype=bool)
+    for *_, partition in sorted(proposals, key=lambda p: p[:4])[:splits]:
+        candidate = _distilled_copy(head, features, partition, every, training, generator)
+        distilled = predicted_clusters(candidate, features).cpu().numpy()
+        if (_pairs_cut(distilled, nb) < total_cut and mean_cluster_cut(distilled, neighbors, k) < bar
+                and smallest_cluster_share(distilled, k) >= floor):
+            head.load_state_dict(candidate.state_dict())
+            return True
+    return False
+
+
+def _pairs_cut(labels, neighbors):
+    """The number of (sample, mined neighbour) pairs in different clusters of ``labels`` (arrays)."""
+    return float((labels[:, None] != labels[neighbors]).sum())
 
 
 #: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).
@@ -1224,6 +1400,14 @@ PAIRED = ", then two of its clusters re-paired"
 
 #: Added to the outcome where a layout's partition, refined, replaced the head (before the re-pairing).
 LAYOUT = ", then a partition of a layout of the neighbour graph, refined, replaced it"
+
+
+def merged_text(rounds):
+    """Added to the outcome where ``rounds`` (> 0) rounds of the merge-and-split step, the last
+    step, replaced the head; '' for none."""
+    if not rounds:
+        return ""
+    return f", then {rounds} pair{'s' if rounds > 1 else ''} of its clusters merged and as many split"
 
 
 def refine_outcome(kept, graph):
@@ -1251,12 +1435,14 @@ def refine_summary(record):
                 f"{100 * share:.1f} % of the mined neighbour pairs in one cluster, under {100 * gate:.0f} %: "
                 "too weak neighbours to refine with; kept every C2BIN head")
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
-             f"{LAYOUT if record.get('refine_layout') else ''}{PAIRED if record.get('refine_paired') else ''}; "
+             f"{LAYOUT if record.get('refine_layout') else ''}{PAIRED if record.get('refine_paired') else ''}"
+             f"{merged_text(record.get('refine_merged'))}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"
              f"{_agreement_text(record.get('refine_agreement'))}"]
     for scale in (record.get("refine_per_scale") or [])[1:]:
         lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}"
-                     f"{LAYOUT if scale.get('layout') else ''}{PAIRED if scale.get('paired') else ''}; "
+                     f"{LAYOUT if scale.get('layout') else ''}{PAIRED if scale.get('paired') else ''}"
+                     f"{merged_text(scale.get('merged'))}; "
                      f"{100 * scale['changed']:.1f} % of the samples changed cluster"
                      f"{_agreement_text(scale.get('agreement'))}")
     return "\n".join(lines)

@@ -12,12 +12,14 @@ import argparse
 import contextlib
 import copy
 import json
+import math
 import os
 import platform
 import tempfile
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 import sklearn
 import skorch
@@ -137,18 +139,34 @@ def smoke_subset(X, y, args, n=SMOKE_SAMPLES):
     return X, y
 
 
-def c2bin_phase(load, seed, args, **params):
+def c2bin_phase(load, seed, args, name=None, **params):
     """``(X, y, est, fit_s)``: the data ``load()`` returns (a stratified subset in a ``--smoke`` run;
     images as float32) and a C2BIN fit of it with ``refine=None`` (and ``params``), the C2BIN phase
     alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds. ``n_clusters``
-    is the number of classes unless ``params`` sets it."""
+    is the number of classes unless ``params`` sets it.
+
+    With ``name`` (the data set's) and ``args.phases`` (a folder, ``--phases``), the phase is read
+    from ``phase_<name>_<seed>.joblib`` there where that file exists (``fit_s`` NaN where it does
+    not hold one), and saved there after a fit: a fit is deterministic, so studies of the
+    refinement can share one C2BIN phase per data set and seed. The file does not record
+    ``params`` or the code that fitted it: use one folder per setting."""
+    path = None
+    if name is not None and getattr(args, "phases", None):
+        path = Path(args.phases) / f"phase_{name}_{seed}.joblib"
+        if path.exists():
+            saved = joblib.load(path)
+            return (*saved, math.nan) if len(saved) == 3 else saved
     X, y = smoke_subset(*load(), args)
     if X.ndim == 3:
         X = X.astype(np.float32)
     t0 = time.perf_counter()
     params = {"n_clusters": len(np.unique(y)), **params}
     est = skc2bin.C2BINClusterer(**model_params(args, random_state=seed, refine=None, **params)).fit(X)
-    return X, y, est, time.perf_counter() - t0
+    fit_s = time.perf_counter() - t0
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump((X, y, est, fit_s), path)
+    return X, y, est, fit_s
 
 
 def refined_copy(est, X, prepare=None, **params):
@@ -309,6 +327,9 @@ def study_main(doc, study, summary, report, *, datasets, groups, default_out, sm
     parser = benchmark_parser(doc, seeds=seeds)
     parser.add_argument("--data", nargs="+", default=[next(iter(groups))], choices=[*groups, *datasets])
     parser.add_argument("--out", default=default_out)
+    parser.add_argument("--phases", metavar="DIR", default=None,
+                        help="read each C2BIN phase from DIR where saved there, save it there after a fit "
+                             "(scripts that name their data to c2bin_phase)")
     if add_arguments is not None:
         add_arguments(parser)
     parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")

@@ -28,7 +28,9 @@ the default since).
 
 ``merge-split`` (sixteenth session): the refinement with and without the merge-and-split step
 after the re-pairing step (``refine.MERGE_SPLITS``: one of the most linked pairs of clusters merged,
-a third cluster halved; distilled copies judged on the cut).
+a third cluster halved; distilled copies judged on the cut), for images. ``merge-split-vectors``:
+the same step where the neighbours are mined in the input (feature vectors), where it does not run
+by default (``refine.MERGE_INPUT_SPACES``).
 
 ``defaults``: the layout step as the thirteenth session left it (every constant above at its old
 value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
@@ -46,8 +48,14 @@ Run (one torch thread; one JSON line per fit appended to --out):
         --seeds 0 1 2 3 4 --out benchmarks/results/image_layouts.jsonl
     OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants layout-partition --data vectors \
         --seeds 0 1 2 3 4 --out benchmarks/results/layout_partition.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants merge-split --phases DIR \
+        --data digits-geo digits-one3x digits8 digits16 digits28 --seeds 0 1 2 3 4 \
+        --out benchmarks/results/merge_split_images.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants merge-split-vectors --data vectors \
+        --seeds 0 1 2 --out benchmarks/results/merge_split.jsonl
     python benchmarks/refine_variants.py --report --out benchmarks/results/layout_judge.jsonl
 ``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there);
+``--phases DIR`` reads each C2BIN phase from DIR where an earlier run saved it there (and saves it);
 ``--smoke`` refines one small fit of 200 moons into a temporary file.
 """
 
@@ -92,6 +100,10 @@ VARIANT_SETS = {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
         "default": ({}, {}),
     },
+    "merge-split-vectors": {
+        "no merge-split": ({}, {"MERGE_SPLITS": 0}),
+        "on vectors": ({}, {"MERGE_INPUT_SPACES": True}),
+    },
     "defaults": {
         "13th session": ({}, _THIRTEENTH),
         "no layout": ({"refine_layouts": 0}, {}),
@@ -102,7 +114,7 @@ VARIANT_SETS = {
 
 def study(name, seed, args):
     load, params = study_data(name)
-    X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
+    X, y, est, fit_s = c2bin_phase(load, seed, args, name=name, **params)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0],
               "variants": args.variants}
     for variant, (est_params, values) in VARIANT_SETS[args.variants].items():

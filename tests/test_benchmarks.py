@@ -227,3 +227,31 @@ def test_layout_draws_partitions_mode_smoke():
     assert ("| data | n | draws | GMM, 3 starts: ACC mean (worst), NMI | GMM, 10 starts: ACC mean (worst), NMI "
             "| k-means, 10 starts: ACC mean (worst), NMI | partition seconds") in proc.stdout, proc.stdout[-2000:]
     assert "| moons | 200 | 1 | " in proc.stdout
+
+
+def test_c2bin_phase_is_saved_and_read_back_with_phases(monkeypatch, tmp_path):
+    """With ``--phases`` a study's C2BIN phase is saved after its fit and read back instead of a
+    second fit (the data are not even loaded); without a data set's name nothing is saved."""
+    import argparse
+
+    import numpy as np
+    from sklearn.datasets import make_blobs
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from _common import c2bin_phase
+
+    loads = []
+
+    def load():
+        loads.append(1)
+        return make_blobs(60, n_features=4, centers=3, random_state=0)
+
+    args = argparse.Namespace(smoke=True, phases=str(tmp_path))
+    X, y, est, fit_s = c2bin_phase(load, 0, args, name="blobs")
+    assert (tmp_path / "phase_blobs_0.joblib").exists() and fit_s > 0
+    X2, y2, est2, fit_s2 = c2bin_phase(load, 0, args, name="blobs")
+    assert len(loads) == 1 and fit_s2 == fit_s
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(est2.labels_, est.labels_)
+    c2bin_phase(load, 1, args)
+    assert len(loads) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["phase_blobs_0.joblib"]

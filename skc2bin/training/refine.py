@@ -238,13 +238,20 @@ PAIRS_AFTER_LAYOUT = False
 #: per round, tried in order; 0: no such step. It runs where the neighbours are
 #: mined in the representation (images): on feature vectors, whose neighbours
 #: in the input join more pairs across classes, it lowered digits as vectors
-#: seed 0 from 0.935 to 0.806. Each proposal is one of the
+#: (0.935 -> 0.826 over seeds 0-2) and anisotropic blobs (0.686 -> 0.524),
+#: though it helped digits with unequal sizes (0.727 -> 0.789). Each proposal is one of the
 #: :data:`MERGE_PAIRS` pairs of clusters most linked in the neighbour graph
 #: merged, and a third cluster halved. Every other step keeps the number of
 #: clusters a class spans: on digits with unequal class sizes the refined
 #: heads split a large class while two smaller ones share a cluster, and no
 #: step left that optimum (``docs/benchmarks.md``, "A merge-and-split step").
 MERGE_SPLITS = 2
+
+#: Whether the merge-and-split step also runs where the neighbours are mined
+#: in an input space (feature vectors). False; True only so that the study
+#: that measured it can be rerun (``benchmarks/refine_variants.py --variants
+#: merge-split-vectors``).
+MERGE_INPUT_SPACES = False
 
 #: The pairs of most linked clusters (:func:`linked_pairs`) each round may merge.
 MERGE_PAIRS = 3
@@ -253,10 +260,10 @@ MERGE_PAIRS = 3
 #: least this share of their (sample, mined neighbour) pairs: two parts of one
 #: class, not two classes. Without it the cut alone merged two classes of
 #: digits 8x8 and split a third along a style with no link between its halves
-#: (ACC 0.994 -> 0.883); the merges taken there joined 0.003-0.006 of the
-#: pairs (0.011-0.013 on digits 28x28, where 0.01 let them in), the right ones
-#: on digits with unequal sizes 0.02-0.06 (``docs/benchmarks.md``, "A
-#: merge-and-split step").
+#: (ACC 0.994 -> 0.883); the pairs offered there joined 0.003-0.006 of their
+#: pairs (0.011-0.013 on digits 28x28, where 0.01 let them in and lost), those
+#: of the fits it mends on digits with unequal sizes 0.02-0.06
+#: (``docs/benchmarks.md``, "A merge-and-split step").
 MERGE_MIN_LINK_SHARE = 0.02
 
 #: Rounds of the merge-and-split step, each from the head the last one took
@@ -269,9 +276,9 @@ MERGE_ROUNDS = 3
 #: all, and on average per cluster (:func:`mean_cluster_cut`) at most this
 #: share more than the head as the step found it. Halving a cluster raises
 #: the cut of both halves, so a right re-partition of unequal clusters can
-#: cut a little more per cluster (digits with unequal sizes seed 0: 0.0380
-#: against 0.0349, ACC 0.831 -> 0.866); with 0 the step stopped a round
-#: earlier there.
+#: cut a little more per cluster (digits with unequal sizes seed 0: a second
+#: round's copy cut 0.0360 against 0.0349, ACC 0.831 -> 0.866); with 0 the
+#: step stopped a round earlier there.
 MERGE_CUT_TOLERANCE = 0.1
 
 #: The re-pairing step's copy must also cut, on average over its clusters,
@@ -780,7 +787,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         info["merged"].append(_take_merged_splits(
             current, features, neighbors, rounds=MERGE_ROUNDS, splits=MERGE_SPLITS, pairs=MERGE_PAIRS, floor=floor,
             space=space, metric=metric, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-            generator=generator) if MERGE_SPLITS > 0 and neighbor_space is None else 0)
+            generator=generator) if MERGE_SPLITS > 0 and (neighbor_space is None or MERGE_INPUT_SPACES) else 0)
         labels_after = predicted_clusters(current, features)
         info["agreement"].append([agreement_before, neighbor_agreement(labels_after, neighbors)])
         info["partitions"].append([labels_before, labels_after])

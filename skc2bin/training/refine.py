@@ -1360,9 +1360,11 @@ def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, g
     nb = np.asarray(neighbors.cpu())
     ranked = [(a, b) for a, b in linked_pairs(labels, neighbors, k, pairs)
               if links[a, b] >= MERGE_MIN_LINK_SHARE * nb.shape[1] * (sizes[a] + sizes[b])]
-    total_cut = _pairs_cut(labels, nb)
+    if not ranked:
+        return False
+    cut_share = 1.0 - neighbor_agreement(labels, neighbors)
     proposals = []
-    for c in range(k) if ranked else ():
+    for c in range(k):
         use = np.ones(len(labels), dtype=bool)
         halves = _halved(labels, c, use, rows, neighbors.shape[1], metric, generator)
         if halves is None or not use.all():
@@ -1376,21 +1378,17 @@ def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, g
                 continue  # it would cut as many pairs as the head's partition or more
             partition = merged_split(labels, a, b, c, halves)
             if mean_cluster_cut(partition, neighbors, k) < bar and smallest_cluster_share(partition, k) >= floor:
-                proposals.append((total_cut - links[a, b] + bisection_cut, a, b, c, partition))
+                # the change in (sample, neighbour) pairs cut: the fewest first
+                proposals.append((bisection_cut - links[a, b], a, b, c, partition))
     every = np.ones(len(labels), dtype=bool)
     for *_, partition in sorted(proposals, key=lambda p: p[:4])[:splits]:
         candidate = _distilled_copy(head, features, partition, every, training, generator)
-        distilled = predicted_clusters(candidate, features).cpu().numpy()
-        if (_pairs_cut(distilled, nb) < total_cut and mean_cluster_cut(distilled, neighbors, k) < bar
-                and smallest_cluster_share(distilled, k) >= floor):
+        distilled = predicted_clusters(candidate, features)
+        if (1.0 - neighbor_agreement(distilled, neighbors) < cut_share
+                and mean_cluster_cut(distilled, neighbors, k) < bar and smallest_cluster_share(distilled, k) >= floor):
             head.load_state_dict(candidate.state_dict())
             return True
     return False
-
-
-def _pairs_cut(labels, neighbors):
-    """The number of (sample, mined neighbour) pairs in different clusters of ``labels`` (arrays)."""
-    return float((labels[:, None] != labels[neighbors]).sum())
 
 
 #: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).

@@ -28,7 +28,10 @@ the default since).
 
 ``merge-split`` (sixteenth session): the refinement with and without the merge-and-split step
 after the re-pairing step (``refine.MERGE_SPLITS``: one of the most linked pairs of clusters merged,
-a third cluster halved; distilled copies judged on the cut), for images. ``merge-split-vectors``:
+a third cluster halved; distilled copies judged on the cut), for images, and the step without its
+check of the merged pair (``refine.MERGE_PAIR_CUT`` 0, the first rule; ``merge-split-first``: the
+records of that rule, fitted before the check existed, whose extra bisections now shift the
+random draws). ``merge-split-vectors``:
 the same step where the neighbours are mined in the input (feature vectors), where it does not run
 by default (``refine.MERGE_INPUT_SPACES``).
 
@@ -98,7 +101,12 @@ VARIANT_SETS = {
     },
     "merge-split": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
+        "no pair check": ({}, {"MERGE_PAIR_CUT": 0.0}),
         "default": ({}, {}),
+    },
+    "merge-split-first": {
+        "no merge-split": ({}, {"MERGE_SPLITS": 0}),
+        "no pair check": ({}, {"MERGE_PAIR_CUT": 0.0}),
     },
     "merge-split-vectors": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),

@@ -433,7 +433,8 @@ def test_refine_summary_names_what_replaced_the_head():
     lines = refine_summary({**row, "refine_paired": True, "refine_merged": 2, "refine_per_scale": scales}
                            ).splitlines()
     assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then two "
-                               "of its clusters re-paired, then 2 pairs of its clusters merged and as many split; 37.3 %")
+                               "of its clusters re-paired, then 2 pairs of its clusters merged and as many split; "
+                               "37.3 %")
     assert "re-paired, then 1 pair of its clusters merged and as many split; 0.0 %" in lines[1]
 
 

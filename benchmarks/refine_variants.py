@@ -26,14 +26,13 @@ step after a layout's copy.
 starts (the earlier default), with 10, or by the mixture and k-means both (``refine.LAYOUT_PARTITIONS``,
 the default since).
 
-``merge-split`` (sixteenth session): the refinement with and without the merge-and-split step
-after the re-pairing step (``refine.MERGE_SPLITS``: one of the most linked pairs of clusters merged,
-a third cluster halved; distilled copies judged on the cut), for images, and the step without its
-check of the merged pair (``refine.MERGE_PAIR_CUT`` 0, the first rule; ``merge-split-first``: the
-records of that rule, fitted before the check existed, whose extra bisections now shift the
-random draws). ``merge-split-vectors``:
-the same step where the neighbours are mined in the input (feature vectors), where it does not run
-by default (``refine.MERGE_INPUT_SPACES``).
+``merge-split`` (sixteenth session): the refinement without and with the merge-and-split step
+after the re-pairing step (``refine.MERGE_SPLITS`` 2, off by default: one of the most linked pairs
+of clusters merged, a third cluster halved; distilled copies judged on the cut), for images, with
+and without its check of the merged pair (``refine.MERGE_PAIR_CUT`` 0: the first rule).
+``merge-split-first``: the records of that first rule, fitted before the check existed (whose extra
+bisections now shift the random draws). ``merge-split-vectors``: the first rule where the
+neighbours are mined in the input (feature vectors; ``refine.MERGE_INPUT_SPACES``).
 
 ``defaults``: the layout step as the thirteenth session left it (every constant above at its old
 value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
@@ -101,16 +100,16 @@ VARIANT_SETS = {
     },
     "merge-split": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
-        "no pair check": ({}, {"MERGE_PAIR_CUT": 0.0}),
-        "default": ({}, {}),
+        "no pair check": ({}, {"MERGE_SPLITS": 2, "MERGE_PAIR_CUT": 0.0}),
+        "merge-split": ({}, {"MERGE_SPLITS": 2}),
     },
     "merge-split-first": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
-        "no pair check": ({}, {"MERGE_PAIR_CUT": 0.0}),
+        "no pair check": ({}, {"MERGE_SPLITS": 2, "MERGE_PAIR_CUT": 0.0}),
     },
     "merge-split-vectors": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
-        "on vectors": ({}, {"MERGE_INPUT_SPACES": True}),
+        "on vectors": ({}, {"MERGE_SPLITS": 2, "MERGE_INPUT_SPACES": True, "MERGE_PAIR_CUT": 0.0}),
     },
     "defaults": {
         "13th session": ({}, _THIRTEENTH),

@@ -156,13 +156,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``size_prior_floor`` × n/k samples is no candidate). It fixes most
         fits where C2BIN's heads merged two classes and split another, and
         lets large clusters stay whole; the representation (``transform``)
-        is unchanged. Last, per scale, for images (neighbours mined in the
-        representation), up to 3 rounds merge one pair of
-        linked clusters and split a third in two where that cuts fewer
-        neighbour pairs (a large class split while two small ones share a
-        cluster; ``history_[-1]["refine_merged"]`` counts the rounds that
-        replaced the primary head, ``refine_per_scale``'s ``'merged'`` per
-        scale). Uses at most 20,000 training samples (a seeded random
+        is unchanged. Uses at most 20,000 training samples (a seeded random
         subset beyond). Skipped where the primary scale's C2BIN head puts
         fewer than 85 % of the mined neighbour pairs in one cluster: the
         neighbours are then too weak to refine with (CIFAR-10 on a CPU;

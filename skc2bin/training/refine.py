@@ -77,12 +77,15 @@ representation:
    axis (digits as vectors: ones and eights split by style, ACC 0.85); the
    refinement's gradient steps do not leave that optimum, though the
    selection score prefers the re-paired partition (ACC 0.92-0.93);
-7. per scale, last, where the neighbours are mined in the representation
+7. off by default (:data:`MERGE_SPLITS` 0: it lifts digits with unequal
+   sizes but merges two close classes of rotated digits), per scale, last,
+   where the neighbours are mined in the representation
    (images), offer the head's partition with one pair of linked
    clusters merged and a third cluster halved, for up to
    :data:`MERGE_ROUNDS` rounds (``_take_merged_splits``, :func:`merged_split`):
    only a pair joined by at least :data:`MERGE_MIN_LINK_SHARE` of its
-   neighbour pairs is merged, and a proposal must cut fewer neighbour pairs
+   neighbour pairs, and whose union's bisection cuts at least
+   :data:`MERGE_PAIR_CUT` as many, is merged, and a proposal must cut fewer neighbour pairs
    than the head's partition, in all, and per cluster at most
    :data:`MERGE_CUT_TOLERANCE` more; the
    distilled copy is judged on the cut alone. Every earlier step keeps the
@@ -235,17 +238,23 @@ LAYOUT_REPRESENTATION = False
 PAIRS_AFTER_LAYOUT = False
 
 #: Proposals of the merge-and-split step (``_take_merged_splits``) distilled
-#: per round, tried in order; 0: no such step. It runs where the neighbours are
-#: mined in the representation (images): on feature vectors, whose neighbours
-#: in the input join more pairs across classes, it lowered digits as vectors
-#: (0.935 -> 0.826 over seeds 0-2) and anisotropic blobs (0.686 -> 0.524),
-#: though it helped digits with unequal sizes (0.727 -> 0.789). Each proposal is one of the
-#: :data:`MERGE_PAIRS` pairs of clusters most linked in the neighbour graph
-#: merged, and a third cluster halved. Every other step keeps the number of
-#: clusters a class spans: on digits with unequal class sizes the refined
-#: heads split a large class while two smaller ones share a cluster, and no
-#: step left that optimum (``docs/benchmarks.md``, "A merge-and-split step").
-MERGE_SPLITS = 2
+#: per round, tried in order; 0 (the default): no such step. Each proposal is
+#: one of the :data:`MERGE_PAIRS` pairs of clusters most linked in the
+#: neighbour graph merged, and a third cluster halved. Every other step keeps
+#: the number of clusters a class spans: on digits with unequal class sizes the
+#: refined heads split a large class while two smaller ones share a cluster,
+#: and no step left that optimum. With 2 the step lifts digits with unequal
+#: sizes (geometric 0.797 -> 0.856, worst seed 0.683 -> 0.824; one class 3x
+#: 0.867 -> 0.877), but it merges two close classes where the neighbour graph
+#: joins them as much as a class's own halves: rotated digits 0.947 -> 0.832,
+#: digits 28x28 seed 3 0.942 -> 0.880 before :data:`MERGE_PAIR_CUT`. So it is
+#: off until a judge tells those apart (``docs/benchmarks.md``, "A
+#: merge-and-split step"). Where it runs, it runs on images only (neighbours
+#: mined in the representation, or :data:`MERGE_INPUT_SPACES`): on feature
+#: vectors it lowered digits as vectors (0.935 -> 0.826 over seeds 0-2) and
+#: anisotropic blobs (0.686 -> 0.524), though it helped digits with unequal
+#: sizes (0.727 -> 0.789).
+MERGE_SPLITS = 0
 
 #: Whether the merge-and-split step also runs where the neighbours are mined
 #: in an input space (feature vectors). False; True only so that the study

@@ -405,7 +405,8 @@ class C2BINNet(NeuralNet):
         replaced it, the last step; ``pairs`` is how many of the most linked
         pairs of clusters are tried, 0 none), ``refine_merged`` (the number
         of rounds of the merge-and-split step, the last, that replaced the
-        head), ``refine_agreement`` (the
+        head; 0 while :data:`~skc2bin.training.refine.MERGE_SPLITS` is 0, the
+        default), ``refine_agreement`` (the
         share of mined neighbour pairs in one cluster of the head, before
         and after), ``refine_gated`` (True where that share, before, was
         below :data:`~skc2bin.training.refine.MIN_NEIGHBOR_AGREEMENT` for the

@@ -145,7 +145,7 @@ def c2bin_phase(load, seed, args, name=None, **params):
     alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds. ``n_clusters``
     is the number of classes unless ``params`` sets it.
 
-    With ``name`` (the data set's) and ``args.phases`` (a folder, ``--phases``), the phase is read
+    With ``name`` (the data set's) and ``args.phases`` (a folder: ``refine_variants.py --phases``), the phase is read
     from ``phase_<name>_<seed>.joblib`` there where that file exists (``fit_s`` NaN where it does
     not hold one), and saved there after a fit: a fit is deterministic, so studies of the
     refinement can share one C2BIN phase per data set and seed. The file does not record
@@ -266,7 +266,8 @@ def refined_variants(est, X, y, variants):
 
 def refined_mark(scored):
     """ACC of one refined variant (:func:`refined_variants`), marked L where a layout's copy replaced
-    the primary head, P where a re-paired copy did and M for each round of the merge-and-split step that replaced it."""
+    the primary head, P where a re-paired copy did and M for each round of the merge-and-split step
+    that replaced it."""
     return (f"{scored['acc']:.3f}{' L' if scored.get('layout') else ''}{' P' if scored['paired'] else ''}"
             f"{' M' * int(scored.get('merged') or 0)}")
 
@@ -327,9 +328,6 @@ def study_main(doc, study, summary, report, *, datasets, groups, default_out, sm
     parser = benchmark_parser(doc, seeds=seeds)
     parser.add_argument("--data", nargs="+", default=[next(iter(groups))], choices=[*groups, *datasets])
     parser.add_argument("--out", default=default_out)
-    parser.add_argument("--phases", metavar="DIR", default=None,
-                        help="read each C2BIN phase from DIR where saved there, save it there after a fit "
-                             "(scripts that name their data to c2bin_phase)")
     if add_arguments is not None:
         add_arguments(parser)
     parser.add_argument("--report", action="store_true", help="print the table of --out; fit nothing")

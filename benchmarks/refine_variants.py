@@ -151,6 +151,9 @@ def report(path):
 def _options(parser):
     parser.add_argument("--variants", choices=list(VARIANT_SETS), default="layout-judge",
                         help="the set of variants to refine with (default: layout-judge)")
+    parser.add_argument("--phases", metavar="DIR", default=None,
+                        help="read each C2BIN phase from DIR where an earlier run saved it, else fit it and "
+                             "save it there")
 
 
 if __name__ == "__main__":

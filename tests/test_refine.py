@@ -1167,8 +1167,8 @@ def test_merged_split_hand_values():
 
 def _large_and_two_small(seed=0):
     """A large group of 120 (first feature -6) and two small ones of 40 (first feature +6, second
-    feature -3 or +3), in 4 features (the last two noise): the large group is as far from the small
-    ones as they are from each other, and wider."""
+    feature -3 or +3), in 4 features (the last two noise): the large group lies far from the small
+    ones, which lie 6 apart, and is three times as wide along the second feature."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.tensor([[-6.0, 0.0], [6.0, -3.0], [6.0, 3.0]])
     truth = np.repeat([0, 1, 2], [120, 40, 40])

@@ -1416,6 +1416,10 @@ def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, g
     if not ranked:
         return False
     cut_share = 1.0 - neighbor_agreement(labels, neighbors)
+
+    def within_bars(partition):  # the conditions a proposal and its distilled copy both meet
+        return mean_cluster_cut(partition, neighbors, k) < bar and smallest_cluster_share(partition, k) >= floor
+
     proposals = []
     for c in range(k):
         use = np.ones(len(labels), dtype=bool)
@@ -1427,15 +1431,14 @@ def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, g
             if c in (a, b) or links[a, b] <= bisection_cut:
                 continue  # it would cut as many pairs as the head's partition or more
             partition = merged_split(labels, a, b, c, halves)
-            if mean_cluster_cut(partition, neighbors, k) < bar and smallest_cluster_share(partition, k) >= floor:
+            if within_bars(partition):
                 # the change in (sample, neighbour) pairs cut: the fewest first
                 proposals.append((bisection_cut - links[a, b], a, b, c, partition))
     every = np.ones(len(labels), dtype=bool)
     for *_, partition in sorted(proposals, key=lambda p: p[:4])[:splits]:
         candidate = _distilled_copy(head, features, partition, every, training, generator)
         distilled = predicted_clusters(candidate, features)
-        if (1.0 - neighbor_agreement(distilled, neighbors) < cut_share
-                and mean_cluster_cut(distilled, neighbors, k) < bar and smallest_cluster_share(distilled, k) >= floor):
+        if 1.0 - neighbor_agreement(distilled, neighbors) < cut_share and within_bars(distilled):
             head.load_state_dict(candidate.state_dict())
             return True
     return False

@@ -624,15 +624,17 @@ def test_refine_changed_counts_moved_samples_not_renumbered_clusters(blobs3):
 
 
 class _Network(torch.nn.Module):
-    """The two attributes refine_scales reads: ``n_init`` heads of one scale
-    (4 features, ``n_clusters`` clusters, seeded) and the ``selected`` one."""
+    """The two attributes refine_scales reads: ``n_init`` heads per scale
+    (4 features, ``n_clusters`` clusters, or one scale per entry of a tuple;
+    seeded) and the ``selected`` one (per scale, where a list)."""
 
     def __init__(self, n_init, selected, n_clusters=2):
         super().__init__()
         self.n_init = n_init
         torch.manual_seed(0)
-        self.heads = torch.nn.ModuleList(ClusterHead(4, n_clusters) for _ in range(n_init))
-        self.register_buffer("selected", torch.tensor([selected]))
+        scales = n_clusters if isinstance(n_clusters, tuple) else (n_clusters,)
+        self.heads = torch.nn.ModuleList(ClusterHead(4, k) for k in scales for _ in range(n_init))
+        self.register_buffer("selected", torch.tensor(selected if isinstance(selected, list) else [selected]))
 
 
 def test_selection_keeps_the_head_as_it_was_unless_a_refined_one_scores_lower():
@@ -980,17 +982,9 @@ def test_refine_scales_draws_layouts_once_and_only_for_an_input_space(monkeypatc
     real = refine_module._layouts
     monkeypatch.setattr(refine_module, "_layouts", lambda *a: calls.append(a[1]) or real(*a))
 
-    class _TwoScales(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.n_init = 1
-            torch.manual_seed(0)
-            self.heads = torch.nn.ModuleList([ClusterHead(4, 2), ClusterHead(4, 3)])
-            self.register_buffer("selected", torch.tensor([0, 1]))
-
     for layouts, space, drawn in ((2, feats.clone(), [2]), (2, None, []), (0, feats.clone(), [])):
         calls.clear()
-        net = _TwoScales()
+        net = _Network(n_init=1, selected=[0, 1], n_clusters=(2, 3))
         distill_head(net.heads[0], feats, torch.as_tensor(np.repeat([0, 1], 80)), epochs=20, batch_size=32, lr=1e-2,
                      generator=torch.Generator().manual_seed(0))
         info = refine_scales(net, feats, n_neighbors=5, epochs=5, batch_size=32, lr=1e-2, graph=False, pairs=0,

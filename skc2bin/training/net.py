@@ -60,6 +60,7 @@ from .callbacks import (
     is_main_process,
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
+from .layout import drawn_seed
 from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, refine_outcome, refine_scales
 from .refine import refine_summary
 from .refine import share_changed, weigh_inputs
@@ -444,7 +445,7 @@ class C2BINNet(NeuralNet):
             raise ValueError(f"space={space!r}: expected 'representation', 'input' or 'weighted-input'.")
         start = time.perf_counter()
         generator = self.generator or generator_from_state(self.rng_states_[1], self.device)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
+        seed = drawn_seed(generator)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         if len(X) > MAX_SAMPLES:
             idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))[:MAX_SAMPLES]

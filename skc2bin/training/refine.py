@@ -889,7 +889,14 @@ def _cut_less_per_cluster(chosen, probabilities, neighbors, tolerance=0.0):
     per cluster")."""
     k = probabilities[0].shape[1]
     cuts = [mean_cluster_cut(probabilities[i].argmax(1), neighbors, k) for i in (chosen, 0, -1)]
-    return chosen if cuts[0] < (1.0 + tolerance) * min(cuts[1], cuts[2]) else None
+    return chosen if _cuts_less(cuts[0], min(cuts[1], cuts[2]), tolerance) else None
+
+
+def _cuts_less(cut, lower, tolerance=0.0):
+    """Whether ``cut`` (a share of pairs cut, or a tensor of them) is below ``lower``, or with
+    ``tolerance`` below ``1 + tolerance`` times it: the comparison of both conditions on the cut
+    of ``_refine_into``."""
+    return cut < (1.0 + tolerance) * lower
 
 
 def _chosen_candidate(scores, admissible, cuts=None, cut_tolerance=0.0):
@@ -911,7 +918,7 @@ def _chosen_candidate(scores, admissible, cuts=None, cut_tolerance=0.0):
     if cuts is not None:
         bar = torch.minimum(scores[0], scores[-1])
         eligible[0] = math.inf
-        eligible = eligible.masked_fill(cuts[:-1] >= (1.0 + cut_tolerance) * torch.minimum(cuts[0], cuts[-1]),
+        eligible = eligible.masked_fill(~_cuts_less(cuts[:-1], torch.minimum(cuts[0], cuts[-1]), cut_tolerance),
                                         math.inf)
     best = int(eligible.argmin())
     return best if bool(eligible[best] < bar) else None

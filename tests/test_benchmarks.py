@@ -70,6 +70,9 @@ EXPECTED = {
     "refine_gate": ["| data | seed | head's neighbour agreement: before → after | 10-NN acc. | C2BIN phase ACC | "
                     "refined ACC | change | what replaced the head |", "| moons | 0 | ",
                     "| tau | fits left unrefined | ACC change there (refined → unrefined) | fits |", "| 0.85 | "],
+    "phase_variants": ["| data | seeds | entropy 1 (default): ACC mean (worst) | entropy 0.3: ACC mean (worst) |",
+                       "| digits8 | 1 | ", "| data | seed | refined ACC (entropy 1 (default)) | agreement "
+                       "(representation): classes / found |"],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }
@@ -255,3 +258,23 @@ def test_c2bin_phase_is_saved_and_read_back_with_phases(monkeypatch, tmp_path):
     np.testing.assert_array_equal(est2.labels_, est.labels_)
     c2bin_phase(load, 1, args)
     assert len(loads) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["phase_blobs_0.joblib"]
+
+
+def test_phase_variants_elastic_augmentation_reduces_to_the_default_and_moves_pixels(monkeypatch):
+    """``phase_variants.py``'s study augmentation draws what ``GrayscaleAugment`` draws: with no
+    elastic shift and an aspect of 1 its views are the default's (up to the rounding of the
+    brightness factor, computed another way); an elastic shift moves them, keeping the shape and
+    the [0, 1] range."""
+    import torch
+
+    from skc2bin.augment import GrayscaleAugment
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from phase_variants import ElasticGrayscale
+
+    x = torch.rand(6, 1, 8, 8)
+    same = ElasticGrayscale()(x, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(same, GrayscaleAugment()(x, torch.Generator().manual_seed(3)), rtol=0, atol=1e-6)
+    moved = ElasticGrayscale(elastic=0.08)(x, torch.Generator().manual_seed(3))
+    assert moved.shape == x.shape and 0 <= moved.min() and moved.max() <= 1
+    assert (moved - same).abs().max() > 0.05

@@ -10,7 +10,11 @@ fraction of each fine cluster that falls in its majority coarse cluster (nesting
 nested) is reported too, how many of its clusters hold at least one sample, and what the
 refinement did to it (``history_[-1]["refine_per_scale"]``: kept, refined, or graph).
 
-Run:  python benchmarks/multiscale.py [--size 8] [--seeds 0 1 2] [--scales 10,100 ...] [--threads N] [--smoke]
+``--vectors`` fits digits as 64 feature vectors instead (the MLP backbone, the feature augmentation,
+and the refinement's layout step, which only vectors take).
+
+Run:  python benchmarks/multiscale.py [--size 8 | --vectors] [--seeds 0 1 2] [--scales 10,100 ...] [--threads N]
+      [--smoke]
 """
 
 import sys
@@ -57,13 +61,17 @@ def nesting(coarse, fine):
 def main():
     parser = benchmark_parser(__doc__)
     parser.add_argument("--size", type=int, default=8, help="image side in pixels (default: %(default)s)")
+    parser.add_argument("--vectors", action="store_true", help="digits as 64 feature vectors instead of images")
     parser.add_argument("--scales", nargs="+", default=None, metavar="K1,K2",
                         help="n_clusters configurations, e.g. 10,100 (default: " + " ".join(
                             ",".join(map(str, s)) for s in SCALES) + ")")
     args = parse_args(parser)
     print(versions())
     X, y = smoke_subset(*digits_images(args.size), args)
-    print(f"digits {args.size}x{args.size} images, seeds {args.seeds}\n")
+    if args.vectors:
+        X = X.reshape(len(X), -1)
+    print(f"digits {'as 64 feature vectors' if args.vectors else f'{args.size}x{args.size} images'}, "
+          f"seeds {args.seeds}\n")
     rows, nests, used, outcomes = {}, {}, {}, {}
     configs = [tuple(int(k) for k in text.split(",")) for text in args.scales] if args.scales else SCALES
     for scales in configs:

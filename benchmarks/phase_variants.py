@@ -36,6 +36,7 @@ where an earlier run saved it there (and saves it); ``--smoke`` runs one small f
 into a temporary file.
 """
 
+import argparse
 import re
 import sys
 import time
@@ -120,10 +121,10 @@ def criteria(X, y, est, labels):
 def study(name, seed, args):
     load, params = study_data(name)
     record = {"data": name, "seed": seed, "variants": args.variants}
-    root = args.phases
     for i, (variant, phase_params) in enumerate(VARIANT_SETS[args.variants].items()):
-        args.phases = None if root is None else str(Path(root) / "-".join(re.findall(r"[\w.]+", variant)))
-        X, y, est, fit_s = c2bin_phase(load, seed, args, name=name, **params, **phase_params)
+        folder = None if args.phases is None else str(Path(args.phases) / "-".join(re.findall(r"[\w.]+", variant)))
+        X, y, est, fit_s = c2bin_phase(load, seed, argparse.Namespace(**{**vars(args), "phases": folder}), name=name,
+                                       **params, **phase_params)
         t0 = time.perf_counter()
         refined = refined_copy(est, X, refine="neighbors", entropy_weight=1.0)
         refine_s = time.perf_counter() - t0
@@ -133,7 +134,6 @@ def study(name, seed, args):
                            "outcome": refined.history_[-1]["refine_per_scale"][0]["outcome"]}
         if i == 0:
             record["criteria"] = criteria(X, y, refined, refined.labels_)
-    args.phases = root
     return record
 
 

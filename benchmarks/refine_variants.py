@@ -34,6 +34,10 @@ and without its check of the merged pair (``refine.MERGE_PAIR_CUT`` 0: the first
 bisections now shift the random draws). ``merge-split-vectors``: the first rule where the
 neighbours are mined in the input (feature vectors; ``refine.MERGE_INPUT_SPACES``).
 
+``layout-shape`` (seventeenth session): the layout's graph and size, its default (15 neighbours, 10
+dimensions) against 10 and 30 neighbours (``refine.LAYOUT_NEIGHBORS``) and 5 and 20 dimensions
+(``refine.LAYOUT_COMPONENTS``).
+
 ``defaults``: the layout step as the thirteenth session left it (every constant above at its old
 value, the re-pairing step also after a layout's copy replaced the head, ``PAIRS_AFTER_LAYOUT``,
 and no ``LAYOUT_MIN_CHANGE``), the refinement without the layout step, and today's defaults.
@@ -55,6 +59,8 @@ Run (one torch thread; one JSON line per fit appended to --out):
         --out benchmarks/results/merge_split_images.jsonl
     OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants merge-split-vectors --data vectors \
         --seeds 0 1 2 --out benchmarks/results/merge_split.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/refine_variants.py --variants layout-shape --data digits-vectors \
+        --seeds 0 1 2 --out benchmarks/results/layout_shape.jsonl
     python benchmarks/refine_variants.py --report --out benchmarks/results/layout_judge.jsonl
 ``--data`` takes data sets of benchmarks/_sets.py or ``vectors`` (every feature-vector set there);
 ``--phases DIR`` reads each C2BIN phase from DIR where an earlier run saved it there (and saves it);
@@ -110,6 +116,13 @@ VARIANT_SETS = {
     "merge-split-vectors": {
         "no merge-split": ({}, {"MERGE_SPLITS": 0}),
         "on vectors": ({}, {"MERGE_SPLITS": 2, "MERGE_INPUT_SPACES": True, "MERGE_PAIR_CUT": 0.0}),
+    },
+    "layout-shape": {
+        "default": ({}, {}),
+        "10 neighbours": ({}, {"LAYOUT_NEIGHBORS": 10}),
+        "30 neighbours": ({}, {"LAYOUT_NEIGHBORS": 30}),
+        "5 dimensions": ({}, {"LAYOUT_COMPONENTS": 5}),
+        "20 dimensions": ({}, {"LAYOUT_COMPONENTS": 20}),
     },
     "defaults": {
         "13th session": ({}, _THIRTEENTH),

@@ -232,6 +232,13 @@ def test_layout_draws_partitions_mode_smoke():
     assert "| moons | 200 | 1 | " in proc.stdout
 
 
+def test_multiscale_vectors_mode_smoke():
+    """``multiscale.py --vectors`` fits digits as 64 feature vectors and reports the finer head."""
+    proc = _run(["benchmarks/multiscale.py", "--smoke", "--vectors", "--scales", "10,30"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "digits as 64 feature vectors" in proc.stdout and "| (10, 30) | " in proc.stdout, proc.stdout[-2000:]
+
+
 def test_c2bin_phase_is_saved_and_read_back_with_phases(monkeypatch, tmp_path):
     """With ``--phases`` a study's C2BIN phase is saved after its fit and read back instead of a
     second fit (the data are not even loaded); without a data set's name nothing is saved."""

@@ -66,6 +66,8 @@ def main():
                         help="n_clusters configurations, e.g. 10,100 (default: " + " ".join(
                             ",".join(map(str, s)) for s in SCALES) + ")")
     args = parse_args(parser)
+    if args.vectors and args.size != 8:
+        parser.error("--vectors fits the 64 pixels of the 8x8 digits: leave --size out")
     print(versions())
     X, y = smoke_subset(*digits_images(args.size), args)
     if args.vectors:

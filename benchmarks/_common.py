@@ -342,6 +342,17 @@ def study_main(doc, study, summary, report, *, datasets, groups, default_out, sm
     report(args.out)
 
 
+def variant_options(variant_sets, default, what, phases_help):
+    """``add_arguments`` for :func:`study_main` of a study of named variant sets: ``--variants`` (a
+    key of ``variant_sets``; ``what`` says what varies) and ``--phases DIR`` (where
+    :func:`c2bin_phase` saves and reads the C2BIN phases; ``phases_help`` says how)."""
+    def add(parser):
+        parser.add_argument("--variants", choices=list(variant_sets), default=default,
+                            help=f"the set of variants {what} (default: {default})")
+        parser.add_argument("--phases", metavar="DIR", default=None, help=phases_help)
+    return add
+
+
 def record_fits(args, study, summary):
     """Each data set of ``args.data`` × each seed of ``args.seeds``: ``study(name, seed, args)``,
     appended to ``args.out`` and printed as ``summary(record)``, as it finishes."""

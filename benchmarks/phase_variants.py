@@ -51,7 +51,7 @@ from sklearn.preprocessing import normalize
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import c2bin_phase, knn_accuracy, markdown_row, read_records, refined_copy, scores  # noqa: E402
-from _common import study_main  # noqa: E402
+from _common import study_main, variant_options  # noqa: E402
 from _sets import DATASETS, study_data  # noqa: E402
 
 from skc2bin.augment import GrayscaleAugment, random_affine_matrices  # noqa: E402
@@ -109,7 +109,8 @@ def criteria(X, y, est, labels):
     rep = normalize(est.transform(X))
     flat = X.reshape(len(X), -1).astype(np.float32)
     out = {}
-    for name, space, metric in (("agreement (representation)", rep, "cosine"), ("agreement (input)", flat, "euclidean")):
+    spaces = (("agreement (representation)", rep, "cosine"), ("agreement (input)", flat, "euclidean"))
+    for name, space, metric in spaces:
         neighbors = mine_neighbors(torch.as_tensor(space, dtype=torch.float32), 10, metric=metric)
         out[name] = [neighbor_agreement(torch.as_tensor(part), neighbors) for part in (y, labels)]
     out["silhouette"] = [float(silhouette_score(rep, part, metric="cosine")) for part in (y, labels)]
@@ -174,15 +175,11 @@ def report(path):
                            *(f"{a:.4g} / {b:.4g}" for a, b in r["criteria"].values())))
 
 
-def _options(parser):
-    parser.add_argument("--variants", choices=list(VARIANT_SETS), default="entropy",
-                        help="the set of variants of the C2BIN phase (default: entropy)")
-    parser.add_argument("--phases", metavar="DIR", default=None,
-                        help="read each variant's C2BIN phase from DIR/<variant> where an earlier run saved it, "
-                             "else fit it and save it there")
-
-
 if __name__ == "__main__":
     study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"unequal": ["digits-geo", "digits-one3x"]},
-               add_arguments=_options, default_out=str(HERE / "results" / "phase_variants_entropy.jsonl"),
+               add_arguments=variant_options(
+                   VARIANT_SETS, "entropy", "of the C2BIN phase",
+                   "read each variant's C2BIN phase from DIR/<variant> where an earlier run saved it, else fit it "
+                   "and save it there"),
+               default_out=str(HERE / "results" / "phase_variants_entropy.jsonl"),
                smoke_data="digits8", seeds=[0, 1, 2, 3, 4])

@@ -73,7 +73,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import (c2bin_phase, read_records, refine_constants, refined_variants, scores, study_main,  # noqa: E402
-                     variants_summary, variants_table)
+                     variant_options, variants_summary, variants_table)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 #: Variant set -> variant name -> (estimator parameters, constants of the refine module).
@@ -161,15 +161,10 @@ def report(path):
         variants_table(recs, _variants(next(iter(recs.values()))))  # one set per file
 
 
-def _options(parser):
-    parser.add_argument("--variants", choices=list(VARIANT_SETS), default="layout-judge",
-                        help="the set of variants to refine with (default: layout-judge)")
-    parser.add_argument("--phases", metavar="DIR", default=None,
-                        help="read each C2BIN phase from DIR where an earlier run saved it, else fit it and "
-                             "save it there")
-
-
 if __name__ == "__main__":
-    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS}, add_arguments=_options,
+    study_main(__doc__, study, summary, report, datasets=DATASETS, groups={"vectors": VECTORS},
+               add_arguments=variant_options(
+                   VARIANT_SETS, "layout-judge", "to refine with",
+                   "read each C2BIN phase from DIR where an earlier run saved it, else fit it and save it there"),
                default_out=str(HERE / "results" / "layout_judge.jsonl"), smoke_data="moons",
                seeds=[0, 1, 2, 3, 4])

@@ -145,11 +145,12 @@ def c2bin_phase(load, seed, args, name=None, **params):
     alone, that :func:`refined_copy` can refine as ``fit`` would; ``fit_s`` its seconds. ``n_clusters``
     is the number of classes unless ``params`` sets it.
 
-    With ``name`` (the data set's) and ``args.phases`` (a folder: ``refine_variants.py --phases``), the phase is read
-    from ``phase_<name>_<seed>.joblib`` there where that file exists (``fit_s`` NaN where it does
-    not hold one), and saved there after a fit: a fit is deterministic, so studies of the
-    refinement can share one C2BIN phase per data set and seed. The file does not record
-    ``params`` or the code that fitted it: use one folder per setting."""
+    With ``name`` (the data set's) and ``args.phases`` (a folder: ``--phases`` of ``refine_variants.py``,
+    one per variant in ``phase_variants.py``), the phase is read from ``phase_<name>_<seed>.joblib``
+    there where that file exists (``fit_s`` NaN where it does not hold one), and saved there after
+    a fit: a fit is deterministic, so studies of the refinement can share one C2BIN phase per data
+    set and seed. The file does not record ``params`` or the code that fitted it: use one folder
+    per setting."""
     path = None
     if name is not None and getattr(args, "phases", None):
         path = Path(args.phases) / f"phase_{name}_{seed}.joblib"

@@ -1400,18 +1400,20 @@ def _take_merged_splits(head, features, neighbors, *, rounds, splits, pairs, flo
     k = head.n_clusters
     if k < 3 or rounds < 1:
         return 0
-    bar = (1.0 + MERGE_CUT_TOLERANCE) * mean_cluster_cut(predicted_clusters(head, features), neighbors, k)
+    head_cut = mean_cluster_cut(predicted_clusters(head, features), neighbors, k)
     taken = 0
-    while taken < rounds and _merge_split_once(head, features, neighbors, bar=bar, splits=splits, pairs=pairs,
-                                               floor=floor, generator=generator, space=space, metric=metric,
-                                               training=training):
+    while taken < rounds and _merge_split_once(head, features, neighbors, head_cut=head_cut, splits=splits,
+                                               pairs=pairs, floor=floor, generator=generator, space=space,
+                                               metric=metric, training=training):
         taken += 1
     return taken
 
 
-def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, generator, space, metric, training):
-    """One round of ``_take_merged_splits`` (``bar``: the highest cut per cluster allowed); True
-    where a copy replaced ``head``."""
+def _merge_split_once(head, features, neighbors, *, head_cut, splits, pairs, floor, generator, space, metric,
+                      training):
+    """One round of ``_take_merged_splits`` (``head_cut``: the head's cut per cluster as the step
+    found it, which a copy may pass by :data:`MERGE_CUT_TOLERANCE`); True where a copy replaced
+    ``head``."""
     k = head.n_clusters
     labels = predicted_clusters(head, features).cpu().numpy()
     rows = features if space is None else space
@@ -1425,7 +1427,8 @@ def _merge_split_once(head, features, neighbors, *, bar, splits, pairs, floor, g
     cut_share = 1.0 - neighbor_agreement(labels, neighbors)
 
     def within_bars(partition):  # the conditions a proposal and its distilled copy both meet
-        return mean_cluster_cut(partition, neighbors, k) < bar and smallest_cluster_share(partition, k) >= floor
+        return (_cuts_less(mean_cluster_cut(partition, neighbors, k), head_cut, MERGE_CUT_TOLERANCE)
+                and smallest_cluster_share(partition, k) >= floor)
 
     proposals = []
     for c in range(k):
@@ -1475,6 +1478,12 @@ def merged_text(rounds):
     return f", then {rounds} pair{'s' if rounds > 1 else ''} of its clusters merged and as many split"
 
 
+def _steps_text(layout, paired, merged):
+    """What the steps after the selection did to a head, added to its outcome in
+    :func:`refine_summary` (the primary scale's line and every other scale's)."""
+    return f"{LAYOUT if layout else ''}{PAIRED if paired else ''}{merged_text(merged)}"
+
+
 def refine_outcome(kept, graph):
     """``'graph'`` (the distilled graph candidate replaced the head; ``graph``
     ``'distilled'`` or True), ``'graph-refined'`` (the refined one did:
@@ -1500,14 +1509,12 @@ def refine_summary(record):
                 f"{100 * share:.1f} % of the mined neighbour pairs in one cluster, under {100 * gate:.0f} %: "
                 "too weak neighbours to refine with; kept every C2BIN head")
     lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
-             f"{LAYOUT if record.get('refine_layout') else ''}{PAIRED if record.get('refine_paired') else ''}"
-             f"{merged_text(record.get('refine_merged'))}; "
+             f"{_steps_text(record.get('refine_layout'), record.get('refine_paired'), record.get('refine_merged'))}; "
              f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"
              f"{_agreement_text(record.get('refine_agreement'))}"]
     for scale in (record.get("refine_per_scale") or [])[1:]:
         lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}"
-                     f"{LAYOUT if scale.get('layout') else ''}{PAIRED if scale.get('paired') else ''}"
-                     f"{merged_text(scale.get('merged'))}; "
+                     f"{_steps_text(scale.get('layout'), scale.get('paired'), scale.get('merged'))}; "
                      f"{100 * scale['changed']:.1f} % of the samples changed cluster"
                      f"{_agreement_text(scale.get('agreement'))}")
     return "\n".join(lines)

@@ -191,7 +191,7 @@ def throughput(X, args):
         lazy = BatchIterator(folder, args.batch_size, shuffle=True, drop_last=True,
                              generator=torch.Generator().manual_seed(0), num_workers=workers,
                              pin_memory=torch.device(device).type == "cuda")
-        batches = _cycle(lambda: iter(lazy))
+        batches = _cycle(lambda lazy=lazy: iter(lazy))
         _timed_row(rows, f"skc2bin reading an ImageFolder of JPEGs ({workers} workers)", folder_trainer,
                    batches, folder_trainer.views, args)
         del batches, lazy
@@ -203,7 +203,7 @@ def throughput(X, args):
         loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
                             num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0,
                             generator=torch.Generator().manual_seed(0))
-        batches = _cycle(lambda: iter(loader))
+        batches = _cycle(lambda loader=loader: iter(loader))
         _timed_row(rows, f"conventional (PIL + torchvision per image, {workers} workers)", trainer,
                    batches, trainer.conventional_views, args)
         del batches, loader

@@ -19,6 +19,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -85,6 +86,9 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``(10, 100)`` trains a 10-cluster and a 100-cluster head together.
         An entry of 1 is accepted (every sample in one cluster: the model
         then only learns representations, for ``transform``) with a warning.
+        Where a head leaves clusters without a training sample (a fine
+        scale on few samples, or a short fit), ``fit`` warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`, as KMeans does.
     backbone : {'auto', 'mlp', 'cnn', 'resnet18'} or torch.nn.Module, default='auto'
         Network mapping (preprocessed) inputs to representations. ``'auto'``
         uses an MLP for feature vectors and, for images, a small CNN that
@@ -658,8 +662,11 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ((60,), 2)
         """
         if self.warm_start and hasattr(self, "net_"):
-            return self._guarded(self._continue, X, self.max_epochs, refine=True)
-        return self._guarded(self._fit_new, X, self.max_epochs, refine=True)
+            self._guarded(self._continue, X, self.max_epochs, refine=True)
+        else:
+            self._guarded(self._fit_new, X, self.max_epochs, refine=True)
+        self._warn_empty_clusters()
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -712,6 +719,20 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
                 UserWarning,
             )
         return self
+
+    def _warn_empty_clusters(self):
+        """Warn, as KMeans does, where a head of the fit leaves clusters without a training sample
+        (``predict`` may still return them for new data)."""
+        for scale, k in enumerate(self.n_clusters_):
+            found = np.unique(self.labels_per_scale_[:, scale]).size
+            if found < k:
+                warnings.warn(
+                    f"Number of distinct clusters ({found}) found smaller than n_clusters ({k}) "
+                    f"of scale {scale} (entry {scale} of n_clusters): {k - found} of its clusters "
+                    f"{'holds' if k - found == 1 else 'hold'} no training sample. Use a smaller n_clusters "
+                    "entry there, more samples per cluster, or more max_epochs.",
+                    ConvergenceWarning,
+                )
 
     def _fit_new(self, X, epochs, refine):
         """Validate, build, train for ``epochs`` epochs (and refine), set the fitted state.

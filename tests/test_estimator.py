@@ -2,12 +2,14 @@
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from skorch.callbacks import Callback
 
@@ -81,6 +83,24 @@ def test_n_init_one_trains_one_head_per_scale(blobs):
     est = C2BINClusterer(n_clusters=(2, 3), n_init=1, **TINY).fit(X)
     assert len(est.net_.module_.heads) == 2
     assert est.net_.module_.selected.tolist() == [0, 1]
+
+
+def test_fit_warns_like_kmeans_where_a_head_leaves_clusters_empty(blobs):
+    """A 100-cluster head on 120 samples cannot fill every cluster: fit says so, naming the scale and
+    the count; a fit that fills its clusters, and partial_fit (one epoch at a time), say nothing."""
+    X, _ = blobs
+    with pytest.warns(ConvergenceWarning, match=r"smaller than n_clusters \(100\) of scale 1 ") as record:
+        est = C2BINClusterer(**{**TINY, "n_clusters": (3, 100), "random_state": 0}).fit(X)
+    found = np.unique(est.labels_per_scale_[:, 1]).size
+    assert found < 100
+    messages = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
+    assert messages == [m for m in messages if f"({found}) found smaller than n_clusters (100)" in m], messages
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        full = C2BINClusterer(**{**TINY, "n_clusters": 3, "max_epochs": 30, "random_state": 0}).fit(X)
+        C2BINClusterer(**{**TINY, "n_clusters": (3, 100), "random_state": 0}).partial_fit(X)
+    assert np.unique(full.labels_).size == 3
 
 
 def test_same_images_in_every_layout_cluster_identically(digits_small):

@@ -73,6 +73,9 @@ EXPECTED = {
     "phase_variants": ["| data | seeds | entropy 1 (default): ACC mean (worst) | entropy 0.3: ACC mean (worst) |",
                        "| digits8 | 1 | ", "| data | seed | refined ACC (entropy 1 (default)) | agreement "
                        "(representation): classes / found |"],
+    "head_consensus": ["| data | seeds | refined (default): ACC mean (worst) | consensus of the phase's heads: "
+                       "ACC mean (worst) |", "| digits8 | 1 | ",
+                       "| data | seed | phase's heads ACC (kept) | refined (default) |"],
     "distributed": ["| run | seed | processes × threads | fit s | s per epoch | ACC | NMI | ARI | train_loss | "
                     "processes agree |", "| 2 processes (DDP) | 0 | 2 × 1 | ", "| 1 process | 0 | "],
 }

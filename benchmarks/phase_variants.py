@@ -18,6 +18,11 @@ with a smooth random (elastic) displacement added (:class:`ElasticGrayscale`, a 
 Gaussian shifts of 8 % of the side, bicubically upsampled), and a stronger affine (rotation ±25°,
 zoom 0.8-1.2, shift ±15 %, aspect 0.8-1.25).
 
+``cluster-terms`` (eighteenth session): the two weights of the cluster terms in the phase, the
+column contrast's temperature at CC's 1.0 instead of 0.5, and the cluster terms' weight against
+BYOL's loss halved (``cluster_weight=0.5``): the terms that shape the representation beside the
+instance task.
+
 Each record also holds, per variant, the 10-NN accuracy of ``transform`` (5-fold), and for the
 first variant what label-free criteria of the learned representation prefer: the share of 10-NN
 pairs inside one cluster (in the L2-normalised representation and in the flattened input), the
@@ -29,6 +34,8 @@ Run (one torch thread; one JSON line per fit appended to --out):
         --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_entropy.jsonl
     OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants grayscale-augment --data digits-geo \
         digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_augment.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants cluster-terms --data digits-geo \
+        digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_cluster_terms.jsonl
     python benchmarks/phase_variants.py --report --out benchmarks/results/phase_variants_entropy.jsonl
 ``--phases DIR`` reads each variant's C2BIN phase from ``DIR/<variant>/phase_<data>_<seed>.joblib``
 (the variant's name, its words joined by dashes)
@@ -93,6 +100,11 @@ VARIANT_SETS = {
         "entropy 1 (default)": {},
         "entropy 0.3": {"entropy_weight": 0.3},
         "entropy 0.1": {"entropy_weight": 0.1},
+    },
+    "cluster-terms": {
+        "default": {},
+        "cluster temperature 1.0": {"cluster_temperature": 1.0},
+        "cluster weight 0.5": {"cluster_weight": 0.5},
     },
     "grayscale-augment": {
         "default": {},

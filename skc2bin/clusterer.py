@@ -728,7 +728,7 @@ class C2BINClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             if found < k:
                 warnings.warn(
                     f"Number of distinct clusters ({found}) found smaller than n_clusters ({k}) "
-                    f"of scale {scale} (entry {scale} of n_clusters): {k - found} of its clusters "
+                    f"at scale {scale} (n_clusters[{scale}]): {k - found} of its clusters "
                     f"{'holds' if k - found == 1 else 'hold'} no training sample. Use a smaller n_clusters "
                     "entry there, more samples per cluster, or more max_epochs.",
                     ConvergenceWarning,

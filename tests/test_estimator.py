@@ -89,12 +89,12 @@ def test_fit_warns_like_kmeans_where_a_head_leaves_clusters_empty(blobs):
     """A 100-cluster head on 120 samples cannot fill every cluster: fit says so, naming the scale and
     the count; a fit that fills its clusters, and partial_fit (one epoch at a time), say nothing."""
     X, _ = blobs
-    with pytest.warns(ConvergenceWarning, match=r"smaller than n_clusters \(100\) of scale 1 ") as record:
+    with pytest.warns(ConvergenceWarning, match=r"smaller than n_clusters \(100\) at scale 1 ") as record:
         est = C2BINClusterer(**{**TINY, "n_clusters": (3, 100), "random_state": 0}).fit(X)
     found = np.unique(est.labels_per_scale_[:, 1]).size
     assert found < 100
-    messages = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
-    assert messages == [m for m in messages if f"({found}) found smaller than n_clusters (100)" in m], messages
+    messages = [str(w.message) for w in record if "at scale 1 " in str(w.message)]
+    assert len(messages) == 1 and f"({found}) found smaller than n_clusters (100)" in messages[0], messages
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

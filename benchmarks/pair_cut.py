@@ -37,8 +37,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import (c2bin_phase, markdown_row, re_pairing_step, read_records, refined_variants, scores,  # noqa: E402
-                     study_main, ungated)
+from _common import (c2bin_phase, markdown_row, re_pairing_step, read_records, refine_constants,  # noqa: E402
+                     refined_variants, scores, study_main, ungated)
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
@@ -54,8 +54,8 @@ def study(name, seed, args):
     X, y, est, fit_s = c2bin_phase(load, seed, args, **params)
     record = {"data": name, "seed": seed, "fit_s": fit_s, "phase": scores(y, est.labels_)[0]}
     for variant, flag in VARIANTS.items():
-        with _Recorder(y) as step, ungated():  # the step as it runs where the gate lets the refinement run
-            refine.PAIRS_CLUSTER_CUT = flag
+        # The step as it runs where the gate lets the refinement run.
+        with _Recorder(y) as step, ungated(), refine_constants({"PAIRS_CLUSTER_CUT": flag}):
             record.update(refined_variants(est, X, y, {variant: {}}))
         record[variant]["step"] = step.record
     return record
@@ -83,7 +83,6 @@ class _Recorder:
     def __exit__(self, *exc):
         for name, function in self.saved.items():
             setattr(refine, name, function)
-        refine.PAIRS_CLUSTER_CUT = True
         self._pairing.__exit__(*exc)
 
     def _open(self):

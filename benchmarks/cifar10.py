@@ -39,7 +39,7 @@ from _common import refined_copy, scores, table_header, ungated, versions  # noq
 from _data import cifar10, synthetic_cifar10  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
-from skc2bin.training.refine import refine_summary  # noqa: E402
+from skc2bin.training.refine_report import refine_summary  # noqa: E402
 
 
 def main():

@@ -39,7 +39,7 @@ from _common import read_records, record_fits, table_header  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
-from skc2bin.training.refine import neighbor_agreement, smallest_cluster_share  # noqa: E402
+from skc2bin.training.partitions import neighbor_agreement, smallest_cluster_share  # noqa: E402
 
 #: Clusterer name -> function of (normalised embedding, k, seed) returning labels.
 CLUSTERERS = {

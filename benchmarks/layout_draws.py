@@ -39,6 +39,7 @@ from _common import markdown_row, read_records, scores, smoke_subset, study_main
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
+from skc2bin.training.neighbors import mine_neighbors  # noqa: E402
 from skc2bin.training.layout import fuzzy_graph, graph_layout, layout_partition  # noqa: E402
 
 #: Variant name -> (epochs, negative samples per edge); the first is the default.
@@ -53,7 +54,7 @@ PARTITIONS = {"GMM, 3 starts": ("gmm", 3), "GMM, 10 starts": ("gmm", 10), "k-mea
 def study(name, seed, args):
     X, y = smoke_subset(*DATASETS[name](), args)
     rows = torch.as_tensor(StandardScaler().fit_transform(X.reshape(len(X), -1)), dtype=torch.float32)
-    graph = fuzzy_graph(rows, refine.mine_neighbors(rows, refine.LAYOUT_NEIGHBORS, metric="euclidean"))
+    graph = fuzzy_graph(rows, mine_neighbors(rows, refine.LAYOUT_NEIGHBORS, metric="euclidean"))
     k = len(np.unique(y))
     record = {"data": name, "seed": seed, "n": len(X), "partitions": args.partitions}
     for variant, (epochs, negatives) in list(VARIANTS.items())[:1 if args.partitions else None]:

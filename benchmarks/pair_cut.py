@@ -9,7 +9,7 @@ clusters of 27 % and 38 % of the images and lowered ACC: a giant cluster that sw
 neighbours' classes cuts few pairs in all, agrees well across views and pays only the entropy term.
 The veto studied here also asks that the copy cut, on average over its clusters, a smaller share of
 their neighbour pairs than both the head and the control
-(:func:`skc2bin.training.refine.mean_cluster_cut`, a normalised cut: every cluster counts once).
+(:func:`skc2bin.training.partitions.mean_cluster_cut`, a normalised cut: every cluster counts once).
 
 Per data set and seed the C2BIN phase is fitted once (``refine=None``), then refined as ``fit``
 does (``refined_copy``, without the refinement's gate, which came after this study and leaves
@@ -42,6 +42,7 @@ from _common import (c2bin_phase, markdown_row, re_pairing_step, read_records, r
 from _sets import DATASETS, VECTORS, study_data  # noqa: E402
 
 from skc2bin.training import refine  # noqa: E402
+from skc2bin.training.partitions import mean_cluster_cut  # noqa: E402
 
 #: Variant name -> refine.PAIRS_CLUSTER_CUT.
 VARIANTS = {"without": False, "with (default)": True}
@@ -94,7 +95,7 @@ class _Recorder:
             k = probabilities[0].shape[1]
             labels = [p.argmax(1).cpu() for p in probabilities]
             self.record = {"acc": [scores(self.y, lab.numpy())[0] for lab in labels], "cut": cuts.tolist(),
-                           "cluster_cut": [refine.mean_cluster_cut(lab, neighbors.cpu(), k) for lab in labels],
+                           "cluster_cut": [mean_cluster_cut(lab, neighbors.cpu(), k) for lab in labels],
                            "largest": [float(np.bincount(lab.numpy(), minlength=k).max() / len(lab))
                                        for lab in labels]}
         return cuts

@@ -62,7 +62,8 @@ from _common import study_main, variant_options  # noqa: E402
 from _sets import DATASETS, study_data  # noqa: E402
 
 from skc2bin.augment import GrayscaleAugment, random_affine_matrices  # noqa: E402
-from skc2bin.training.refine import mine_neighbors, neighbor_agreement  # noqa: E402
+from skc2bin.training.neighbors import mine_neighbors  # noqa: E402
+from skc2bin.training.partitions import neighbor_agreement  # noqa: E402
 
 
 class ElasticGrayscale(GrayscaleAugment):

@@ -52,13 +52,12 @@ from _common import refined_copy, scores, smoke_subset  # noqa: E402
 from _sets import DATASETS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.training.neighbors import mine_neighbors  # noqa: E402
+from skc2bin.training.partitions import graph_partition, neighbor_agreement  # noqa: E402
 from skc2bin.training.refine import (  # noqa: E402
     GRAPH_MARGIN,
     MAX_SAMPLES,
     distill_head,
-    graph_partition,
-    mine_neighbors,
-    neighbor_agreement,
     refine_heads,
     selection_scores,
 )

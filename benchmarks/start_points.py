@@ -42,6 +42,7 @@ from _common import c2bin_phase, markdown_row, read_records, refined_copy, score
 from _sets import DATASETS, VECTORS  # noqa: E402
 
 from skc2bin.training import refine as R  # noqa: E402
+from skc2bin.training.neighbors import SPACE_METRICS, mine_neighbors  # noqa: E402
 
 STARTS = ("t-SNE + GMM", "t-SNE + KMeans", "true classes (oracle)")
 RULES = {"selection": lambda s, h: s["sel"] < h["sel"],
@@ -65,7 +66,7 @@ def study(name, seed, args):
     space = last["refine_space"]
     rows = net.neighbor_rows(Xt, space, features, refined.refine_neighbors)
     rows = features if rows is None else rows
-    neighbors = R.mine_neighbors(rows, refined.refine_neighbors, metric=R.SPACE_METRICS[space])
+    neighbors = mine_neighbors(rows, refined.refine_neighbors, metric=SPACE_METRICS[space])
     head = net.module_.heads[int(net.module_.selected[0])]
     record = {"data": name, "seed": seed, "tsne_iter": args.tsne_iter, "kept": _scored(head, features, neighbors, y)}
     t0 = time.perf_counter()

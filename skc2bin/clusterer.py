@@ -42,7 +42,7 @@ from .training.distributed import (
     shard_bounds,
     tensor_digest,
 )
-from .training.refine import resolve_refine_space
+from .training.neighbors import resolve_refine_space
 
 __all__ = ["C2BINClusterer"]
 

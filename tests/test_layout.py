@@ -12,7 +12,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from skc2bin.training.layout import fuzzy_graph, graph_layout, layout_partition
-from skc2bin.training.refine import mine_neighbors
+from skc2bin.training.neighbors import mine_neighbors
 
 
 def test_fuzzy_graph_of_a_square_joins_each_corner_to_its_two_sides():

@@ -1,5 +1,7 @@
-"""The refinement phase: its losses against hand-computed values, neighbour
-mining, head training and selection, and the estimator's refine parameters."""
+"""The refinement phase: its losses against hand-computed values, head training and selection,
+its steps (graph candidate, layouts, re-pairing, merge-and-split) and the estimator's refine
+parameters. Neighbour mining and the maths of partitions are tested in test_neighbors.py and
+test_partitions.py, the phase's summary in test_refine_report.py."""
 
 import copy
 import math
@@ -12,28 +14,24 @@ from sklearn.datasets import make_blobs
 from skc2bin import C2BINClusterer
 from skc2bin.losses import neighbor_consistency_loss, size_prior_loss
 from skc2bin.networks.heads import ClusterHead
-from skc2bin.training.refine import (
-    MIN_LAPLACIAN_SCORE,
-    MIN_NEIGHBOR_AGREEMENT,
-    crossed_partitions,
-    distill_head,
+from skc2bin.training.neighbors import mine_neighbors, weigh_inputs
+from skc2bin.training.partitions import (
+    cluster_links,
     graph_partition,
-    laplacian_scores,
-    linked_pairs,
+    mean_cluster_cut,
     merged_partition,
-    merged_split,
-    mine_neighbors,
     neighbor_agreement,
+    smallest_cluster_share,
+)
+from skc2bin.training.refine import (
+    MIN_NEIGHBOR_AGREEMENT,
+    distill_head,
     predicted_clusters,
     refine_heads,
-    refine_outcome,
     refine_scales,
-    refine_summary,
-    resolve_refine_space,
     selection_scores,
-    smallest_cluster_share,
-    weigh_inputs,
 )
+from skc2bin.training.refine_report import refine_outcome, refine_summary
 
 from .conftest import TINY
 
@@ -71,68 +69,6 @@ def test_size_prior_floor_only_penalises_small_clusters():
     assert size_prior_loss(torch.tensor([0.7, 0.2, 0.07, 0.03]), "floor", floor=0.1).item() == 0.0
     with pytest.raises(ValueError, match="prior"):
         size_prior_loss(p, "nope")
-
-
-# --------------------------------------------------------- mining and training
-def test_mine_neighbors_by_cosine_never_the_row_itself():
-    x = torch.tensor([[1.0, 0.0], [2.0, 0.1], [0.0, 1.0], [0.1, 3.0]])
-    assert mine_neighbors(x, 1)[:, 0].tolist() == [1, 0, 3, 2]
-    data = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
-    nb = mine_neighbors(data, 100, chunk_size=7)
-    assert nb.shape == (50, 49)  # capped at n - 1
-    assert not (nb == torch.arange(50)[:, None]).any()
-    assert torch.equal(nb, mine_neighbors(data, 100))  # chunking does not change the result
-
-
-def test_mine_neighbors_by_euclidean_distance():
-    # Row 0's nearest by direction is row 1 (same direction, far); by distance row 2 (0.5 away).
-    x = torch.tensor([[1.0, 0.0], [10.0, 0.0], [1.0, 0.5]])
-    assert mine_neighbors(x, 1)[0, 0].item() == 1
-    assert mine_neighbors(x, 1, metric="euclidean")[:, 0].tolist() == [2, 0, 0]  # row 1: 9 < 9.01
-    # On a line: 0, 1, 3, 10 -> nearest 1, 0, 1, 3 (rows 1, 0, 1, 2).
-    line = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
-    assert mine_neighbors(line, 1, metric="euclidean")[:, 0].tolist() == [1, 0, 1, 2]
-    data = torch.randn(40, 3, generator=torch.Generator().manual_seed(1)) * torch.tensor([1.0, 5.0, 0.2]) + 3
-    nb = mine_neighbors(data, 5, chunk_size=6, metric="euclidean")
-    distances = torch.cdist(data, data).fill_diagonal_(math.inf)
-    assert torch.equal(nb, distances.topk(5, largest=False).indices)  # the same ranking as cdist
-    with pytest.raises(ValueError, match="metric"):
-        mine_neighbors(data, 5, metric="manhattan")
-
-
-def test_laplacian_scores_hand_values():
-    # Pairs {0, 1} and {2, 3}. Column a is constant within each pair: 0. Column b differs by 1
-    # in every pair, variance 0.25: 1 / (2 * 0.25) = 2. A constant column: 0.
-    rows = torch.tensor([[0.0, 0.0, 3.0], [0.0, 1.0, 3.0], [1.0, 0.0, 3.0], [1.0, 1.0, 3.0]])
-    pairs = torch.tensor([[1], [0], [3], [2]])
-    assert laplacian_scores(rows, pairs).tolist() == [0.0, 2.0, 0.0]
-    assert laplacian_scores(rows, pairs, chunk_size=1).tolist() == [0.0, 2.0, 0.0]  # chunks change nothing
-
-
-def test_weigh_inputs_scales_each_column_by_its_score_on_the_representation_graph():
-    rows = torch.tensor([[0.0, 0.0, 3.0], [0.0, 1.0, 3.0], [1.0, 0.0, 3.0], [1.0, 1.0, 3.0]])
-    features = torch.tensor([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.01, 1.0]])  # nearest: 0-1, 2-3
-    weights = torch.tensor([MIN_LAPLACIAN_SCORE ** -0.5, 2 ** -0.5, MIN_LAPLACIAN_SCORE ** -0.5])
-    torch.testing.assert_close(weigh_inputs(rows, features, 1), rows * weights)
-
-
-def test_laplacian_scores_tell_noise_features_from_informative_ones():
-    g = torch.Generator().manual_seed(0)
-    groups = (torch.arange(400) % 2).float()
-    informative = (2 * groups - 1)[:, None] + 0.3 * torch.randn(400, 2, generator=g)
-    rows = torch.cat([informative, torch.randn(400, 5, generator=g)], 1)
-    representation = torch.cat([groups[:, None], 1 - groups[:, None]], 1) + 0.05 * torch.randn(400, 2, generator=g)
-    scores = laplacian_scores(rows, mine_neighbors(representation, 10))
-    assert scores[:2].max() < 0.2 and scores[2:].min() > 0.8  # noise: neighbours as different as random pairs
-
-
-def test_resolve_refine_space():
-    assert resolve_refine_space("auto", is_image=False) == "weighted-input"
-    assert resolve_refine_space("auto", is_image=True) == "representation"
-    for space in ("input", "weighted-input", "representation"):
-        assert resolve_refine_space(space, is_image=True) == space == resolve_refine_space(space, is_image=False)
-    with pytest.raises(ValueError, match="refine_space"):
-        resolve_refine_space("pixels", is_image=True)
 
 
 def test_refine_scales_mines_neighbours_in_the_given_space(monkeypatch):
@@ -197,21 +133,6 @@ def test_predicted_clusters_in_chunks_match_one_pass_and_keep_the_mode():
     assert head.training  # restored
 
 
-def test_smallest_cluster_share_hand_values():
-    assert smallest_cluster_share([0, 0, 1, 1], 2) == 1.0  # equal sizes
-    assert smallest_cluster_share([0, 0, 0, 1], 2) == pytest.approx(1 * 2 / 4)
-    assert smallest_cluster_share([0, 0, 1, 1], 3) == 0.0  # cluster 2 is empty
-    assert smallest_cluster_share(torch.tensor([2, 2, 2, 0, 1, 1]), 3) == pytest.approx(1 * 3 / 6)
-
-
-def test_neighbor_agreement_hand_values():
-    labels = torch.tensor([0, 0, 1, 1])
-    neighbors = torch.tensor([[1, 2], [0, 2], [3, 0], [2, 1]])
-    # pairs in one cluster: (0,1), (1,0), (2,3), (3,2) out of 8
-    assert neighbor_agreement(labels, neighbors) == pytest.approx(0.5)
-    assert neighbor_agreement(np.zeros(4, int), neighbors) == 1.0
-
-
 def test_cut_shares_hand_values():
     from skc2bin.training.refine import _cut_shares
 
@@ -220,18 +141,6 @@ def test_cut_shares_hand_values():
     one = torch.tensor([[0.7, 0.3]] * 4)
     # the first cuts 4 of the 8 (sample, neighbour) pairs, the second none, however sure it is
     assert _cut_shares([by_pairs, one], neighbors).tolist() == pytest.approx([0.5, 0.0])
-
-
-def test_cluster_cut_shares_hand_values():
-    from skc2bin.training.refine import cluster_cut_shares, mean_cluster_cut
-
-    labels = torch.tensor([0, 0, 1, 1, 1])
-    neighbors = torch.tensor([[1, 2], [0, 3], [3, 4], [2, 4], [2, 0]])
-    # cluster 0: 2 of its 4 pairs leave it (0->2, 1->3); cluster 1: 1 of 6 (4->0); cluster 2 is empty
-    shares = cluster_cut_shares(labels, neighbors, 3)
-    assert shares[:2].tolist() == pytest.approx([0.5, 1 / 6]) and torch.isnan(shares[2])
-    assert mean_cluster_cut(labels, neighbors, 3) == pytest.approx((0.5 + 1 / 6) / 2)
-    assert mean_cluster_cut(np.zeros(5, int), neighbors, 3) == 0.0
 
 
 def test_re_paired_copy_must_cut_less_per_cluster(monkeypatch):
@@ -245,7 +154,7 @@ def test_re_paired_copy_must_cut_less_per_cluster(monkeypatch):
     pairs = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 1, 2, 2]), 3).double()
     merged = torch.nn.functional.one_hot(torch.tensor([0, 0, 0, 0, 1, 2]), 3).double()
     assert neighbor_agreement(merged.argmax(1), neighbors) > neighbor_agreement(pairs.argmax(1), neighbors)
-    assert refine.mean_cluster_cut(merged.argmax(1), neighbors, 3) == pytest.approx(2 / 3)
+    assert mean_cluster_cut(merged.argmax(1), neighbors, 3) == pytest.approx(2 / 3)
     assert refine._cut_less_per_cluster(1, [pairs, merged, pairs], neighbors) is None
     assert refine._cut_less_per_cluster(1, [merged, pairs, merged], neighbors) == 1
     assert refine._cut_less_per_cluster(1, [pairs, pairs, merged], neighbors) is None  # a tie is no win
@@ -340,38 +249,6 @@ def test_view_agreement_hand_values():
     assert view_agreement(heads[:1], features, [(slice(None), features)]).tolist() == [1.0]
 
 
-def _two_cliques(sizes):
-    """Neighbour lists of disjoint groups, each sample's neighbours inside its group."""
-    rows, start = [], 0
-    for size in sizes:
-        members = list(range(start, start + size))
-        rows += [[m for m in members if m != i][:4] for i in members]
-        start += size
-    return torch.tensor(rows)
-
-
-def test_graph_partition_finds_unequal_disconnected_groups():
-    # One group four times the other: a size-free graph cut keeps both whole.
-    neighbors = _two_cliques([80, 20])
-    labels = graph_partition(neighbors, 2, seed=0)
-    truth = np.repeat([0, 1], [80, 20])
-    assert max((labels == truth).mean(), (labels != truth).mean()) == 1.0
-    assert graph_partition(neighbors[:3, :2] % 3, 2) is None  # fewer than 2 k samples
-
-
-def test_graph_partition_gives_none_when_the_eigensolver_fails(monkeypatch):
-    """The graph candidate is optional: a solver that does not converge
-    leaves the fit without it instead of failing it."""
-    import sklearn.cluster
-    from scipy.sparse.linalg import ArpackNoConvergence
-
-    def no_convergence(self, X):
-        raise ArpackNoConvergence("no convergence", np.zeros(0), np.zeros((0, 0)))
-
-    monkeypatch.setattr(sklearn.cluster.SpectralClustering, "fit_predict", no_convergence)
-    assert graph_partition(_two_cliques([30, 30]), 2) is None
-
-
 def test_distill_head_learns_given_labels():
     g = torch.Generator().manual_seed(0)
     feats = torch.cat([torch.randn(50, 4, generator=g) + 3, torch.randn(50, 4, generator=g) - 3])
@@ -381,68 +258,6 @@ def test_distill_head_learns_given_labels():
     losses = distill_head(head, feats, labels, epochs=20, batch_size=32, lr=1e-2, generator=g)
     assert len(losses) == 20 and losses[-1] < losses[0]
     assert (head(feats).argmax(1).numpy() == labels).all()
-
-
-def test_refine_summary_says_why_the_refinement_was_skipped():
-    row = {"refine_dur": 0.25, "refine_changed": 0.0, "refine_kept": True, "refine_graph": False,
-           "refine_gated": True, "refine_agreement": [0.7771, 0.7771], "refine_space": "representation"}
-    assert refine_summary(row) == (
-        "refinement (neighbours from the representation): 0.2 s; skipped: the C2BIN head puts 77.7 % of the mined "
-        "neighbour pairs in one cluster, under 85 %: too weak neighbours to refine with; kept every C2BIN head")
-    # the threshold the fit used, not the module's value at print time (older histories lack it)
-    assert "under 90 %:" in refine_summary({**row, "refine_gate": 0.9})
-    # a head of more than GATE_CLUSTERS clusters: the share the gate read, merged down
-    finer = {**row, "refine_gate_agreement": 0.8012, "refine_per_scale": [{"n_clusters": 30}]}
-    assert "skipped: the C2BIN head, its clusters merged down to 10, puts 80.1 % of" in refine_summary(finer)
-
-
-def test_refine_summary_names_what_replaced_the_head():
-    row = {"refine_dur": 1.25, "refine_changed": 0.373, "refine_kept": False, "refine_graph": True}
-    assert refine_summary(row) == ("refinement: 1.2 s; primary scale: the graph partition replaced the head; "
-                                   "37.3 % of the samples changed cluster")
-    assert "kept the C2BIN head" in refine_summary({**row, "refine_graph": False, "refine_kept": True})
-    assert "a refined head replaced" in refine_summary({**row, "refine_graph": False})
-    scales = [{"n_clusters": 10, "outcome": "graph", "changed": 0.373},
-              {"n_clusters": 100, "outcome": "kept", "changed": 0.0}]
-    assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1:] == [
-        "  scale of 100 clusters: kept the C2BIN head; 0.0 % of the samples changed cluster"]
-    scales[1]["outcome"] = "graph-refined"
-    assert refine_summary({**row, "refine_per_scale": scales}).splitlines()[1].startswith(
-        "  scale of 100 clusters: the graph partition, refined, replaced the head;")
-    assert refine_summary({**row, "refine_space": "weighted-input"}).startswith(
-        "refinement (neighbours from the weighted input): 1.2 s; primary scale:")
-    scales[1]["paired"] = True
-    lines = refine_summary({**row, "refine_paired": True, "refine_per_scale": scales}).splitlines()
-    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then two "
-                               "of its clusters re-paired; 37.3 %")
-    assert lines[1].startswith("  scale of 100 clusters: the graph partition, refined, replaced the head, then two "
-                               "of its clusters re-paired;")
-    scales[1]["layout"] = True
-    lines = refine_summary({**row, "refine_layout": True, "refine_paired": True, "refine_per_scale": scales}
-                           ).splitlines()
-    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then a "
-                               "partition of a layout of the neighbour graph, refined, replaced it, then two of its "
-                               "clusters re-paired; 37.3 %")
-    assert "then a partition of a layout of the neighbour graph, refined, replaced it, then two" in lines[1]
-    scales[1]["layout"] = False
-    scales[1]["agreement"] = [0.5, 0.8125]
-    lines = refine_summary({**row, "refine_agreement": [0.7734, 0.8411], "refine_per_scale": scales}).splitlines()
-    assert lines[0].endswith("37.3 % of the samples changed cluster; neighbour pairs in one cluster 0.773 -> 0.841")
-    assert lines[1].endswith("; neighbour pairs in one cluster 0.500 -> 0.812")
-    scales[1]["merged"] = 1
-    lines = refine_summary({**row, "refine_paired": True, "refine_merged": 2, "refine_per_scale": scales}
-                           ).splitlines()
-    assert lines[0].startswith("refinement: 1.2 s; primary scale: the graph partition replaced the head, then two "
-                               "of its clusters re-paired, then 2 pairs of its clusters merged and as many split; "
-                               "37.3 %")
-    assert "re-paired, then 1 pair of its clusters merged and as many split; 0.0 %" in lines[1]
-
-
-@pytest.mark.parametrize("kept, graph, outcome", [(True, False, "kept"), (False, False, "refined"),
-                                                   (True, True, "graph"), (False, True, "graph"),
-                                                   (True, "distilled", "graph"), (False, "refined", "graph-refined")])
-def test_refine_outcome(kept, graph, outcome):
-    assert refine_outcome(kept, graph) == outcome
 
 
 # ------------------------------------------------------------------ estimator
@@ -825,51 +640,6 @@ def test_graph_candidate_refined_like_the_heads_replaces_a_head_that_cuts_both_g
     assert accuracy[True] == 1.0
 
 
-# ------------------------------------------------------------ re-pairing two linked clusters (step 6)
-def test_linked_pairs_hand_values():
-    """Links between clusters a and b, both directions, over |a| + |b|:
-    (0, 1): 0->1 from rows 0 and 1, 1->0 from row 2: 3 / 4; (1, 2): 1->2
-    from row 3, 2->1 twice from row 4: 3 / 3; (0, 2): none, left out."""
-    labels = [0, 0, 1, 1, 2]
-    neighbors = np.array([[2, 1], [3, 0], [0, 3], [4, 2], [3, 3]])
-    assert linked_pairs(labels, neighbors, 3, top=5) == [(1, 2), (0, 1)]
-    assert linked_pairs(torch.tensor(labels), torch.as_tensor(neighbors), 3, top=1) == [(1, 2)]
-    # Rows 3 and 4 changed: (0, 1) has 4 links over 4 samples, (1, 2) 2 over 3.
-    assert linked_pairs(labels, np.array([[2, 1], [3, 0], [0, 3], [0, 2], [2, 2]]), 3, top=5) == [(0, 1), (1, 2)]
-
-
-def test_merged_partition_hand_values():
-    """Links (both directions, over the two sizes): (0, 1) 2 / 4 from rows 1 and 2, (1, 2) 1 / 4
-    from row 5, (0, 2) none. Down to two clusters: 0 and 1 merge (as 0); down to one, all do."""
-    labels = np.array([0, 0, 1, 1, 2, 2])
-    neighbors = np.array([[1], [2], [1], [2], [5], [3]])
-    assert merged_partition(labels, neighbors, 3, 3).tolist() == labels.tolist()
-    assert merged_partition(labels, neighbors, 3, 2).tolist() == [0, 0, 0, 0, 2, 2]
-    assert merged_partition(torch.as_tensor(labels), torch.as_tensor(neighbors), 3, 1).tolist() == [0] * 6
-    # the merges raise the share of neighbour pairs in one cluster: 3/6, then 5/6, then 1
-    assert [neighbor_agreement(merged_partition(labels, neighbors, 3, t), neighbors) for t in (3, 2, 1)] == [
-        0.5, 5 / 6, 1.0]
-    # an empty cluster (3) is not counted: three non-empty clusters are already at most 3
-    assert merged_partition(labels, neighbors, 4, 3).tolist() == labels.tolist()
-    # After a merge the links add up. Four pairs of rows; (0, 1) are most linked (4 / 4) and merge
-    # first. Cluster 2 then has 2 links to the merged cluster (2 / 6) against 1 to cluster 3 (1 / 4),
-    # so it joins the merged cluster; counting its link to cluster 0 alone (1 / 6) it would not.
-    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
-    neighbors = np.array([[2, 3], [2, 3], [3, 2], [2, 3], [0, 5], [2, 4], [4, 7], [6, 6]])
-    assert merged_partition(labels, neighbors, 4, 3).tolist() == [0, 0, 0, 0, 2, 2, 3, 3]
-    assert merged_partition(labels, neighbors, 4, 2).tolist() == [0, 0, 0, 0, 0, 0, 3, 3]
-
-
-def test_crossed_partitions_hand_values():
-    labels = np.array([0, 1, 0, 2, 1, 0, 1])  # a=0: rows 0, 2, 5; b=1: rows 1, 4, 6
-    first, second = crossed_partitions(labels, 0, 1, [0, 1, 0], [1, 0, 0])
-    # a's half 0 (rows 0, 5) stays 0, its half 1 (row 2) becomes 1; row 3 keeps cluster 2.
-    assert first.tolist() == [0, 1, 1, 2, 0, 0, 0]   # b's half 0 (rows 4, 6) -> 0, half 1 (row 1) -> 1
-    assert second.tolist() == [0, 0, 1, 2, 1, 0, 1]  # the other way round
-    with pytest.raises(ValueError, match="one value per member"):
-        crossed_partitions(labels, 0, 1, [0, 1], [1, 0, 0])
-
-
 def _four_groups(seed=0):
     """Two classes (first feature -4 or +4), each of two styles (second feature
     -1.5 or +1.5); the styles are close, the classes far apart."""
@@ -1071,16 +841,6 @@ def test_re_pairing_is_skipped_where_a_layout_replaced_the_head(monkeypatch, aft
         assert paired == ([True] if (after_layout or not took) else [])
 
 
-def test_share_changed_counts_samples_outside_the_best_cluster_map():
-    """Clusters renumbered count as unchanged; of [0,0,1,1,2] -> [1,1,0,0,0]
-    the best map (0->1, 1->0) leaves one sample of five (the 2) changed."""
-    from skc2bin.training.refine import share_changed
-
-    assert share_changed([0, 0, 1, 1, 2], [1, 1, 0, 0, 0]) == pytest.approx(0.2)
-    assert share_changed(torch.tensor([0, 0, 1, 1]), np.array([1, 1, 0, 0])) == 0.0
-    assert share_changed(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 0, 0, 0])) == pytest.approx(0.75)
-
-
 def test_the_layout_step_partitions_each_layout_as_layout_partition_says(monkeypatch):
     """``_take_layout_starts`` partitions every layout in each way of
     ``LAYOUT_PARTITIONS`` (method, starts); with no partition to offer the
@@ -1147,18 +907,6 @@ def test_a_layout_partition_that_is_the_heads_own_is_not_offered(monkeypatch):
             **_STEP_TRAINING), feats, truth.numpy(), truth, replaced, min_accuracy=0.99)
 
 
-# ------------------------------------------------------------ merge and split (after step 6)
-def test_merged_split_hand_values():
-    labels = np.array([0, 1, 2, 1, 2, 0, 2])  # b=1: rows 1, 3; c=2: rows 2, 4, 6
-    out = merged_split(labels, 0, 1, 2, [0, 1, 1])
-    # b's members join a (cluster 0); c's members marked 1 (rows 4, 6) take the freed number 1
-    assert out.tolist() == [0, 0, 2, 0, 1, 0, 1]
-    with pytest.raises(ValueError, match="three different clusters"):
-        merged_split(labels, 0, 1, 1, [0, 1])
-    with pytest.raises(ValueError, match="one value per member"):
-        merged_split(labels, 0, 1, 2, [0, 1])
-
-
 def _large_and_two_small(seed=0):
     """A large group of 120 (first feature -6) and two small ones of 40 (first feature +6, second
     feature -3 or +3), in 4 features (the last two noise): the large group lies far from the small
@@ -1222,8 +970,8 @@ def test_merge_and_split_vetoes(monkeypatch, veto):
     feats, truth = _large_and_two_small()
     neighbors = mine_neighbors(feats, 5, metric="euclidean")
     labels = _large_group_split(feats, truth)
-    mended = refine.mean_cluster_cut(truth, neighbors, 3)
-    own = refine.mean_cluster_cut(labels, neighbors, 3)
+    mended = mean_cluster_cut(truth, neighbors, 3)
+    own = mean_cluster_cut(labels, neighbors, 3)
     assert mended < own  # with the defaults the mend passes (test above)
     torch.manual_seed(0)
     head = ClusterHead(4, 3)
@@ -1231,7 +979,7 @@ def test_merge_and_split_vetoes(monkeypatch, veto):
     if veto == "cut per cluster":
         monkeypatch.setattr(refine, "MERGE_CUT_TOLERANCE", mended / own - 1.0)
     else:  # the head's share between the large group's halves (clusters 0 and 2), and a bit more
-        _, links, sizes = refine._cluster_links(predicted_clusters(head, feats), neighbors, 3)
+        _, links, sizes = cluster_links(predicted_clusters(head, feats), neighbors, 3)
         share = links[0, 2] / (5 * (sizes[0] + sizes[2]))
         assert share >= refine.MERGE_MIN_LINK_SHARE
         monkeypatch.setattr(refine, "MERGE_MIN_LINK_SHARE", share + 1e-6)
@@ -1267,7 +1015,7 @@ def test_a_pair_is_merged_only_where_split_like_one_group():
     about as many pairs as join them); two blobs whose boundary the head drew through one of them
     may not (the union's bisection cuts far fewer); a union that splits off a detached group of
     less than a quarter of it may (the bisection says nothing of the pair's boundary)."""
-    from skc2bin.training.refine import _cluster_links, _split_where_linked
+    from skc2bin.training.refine import _split_where_linked
 
     g = torch.Generator().manual_seed(0)
     # elongated blobs along the first feature: the natural way to halve one is across it
@@ -1277,7 +1025,7 @@ def test_a_pair_is_merged_only_where_split_like_one_group():
     nb = neighbors.numpy()
 
     def may_merge(labels, a, b):
-        links = _cluster_links(labels, neighbors, 3)[1]
+        links = cluster_links(labels, neighbors, 3)[1]
         assert links[a, b] > 0
         return _split_where_linked(labels, a, b, links[a, b], feats, nb, "euclidean", torch.Generator().manual_seed(0))
 

@@ -9,6 +9,18 @@
 * :mod:`~skc2bin.training.distributed` — data-parallel training with
   torch.distributed: detection of torchrun, the process group, sharding,
   the gather of the cluster assignments.
+
+The refinement phase after C2BIN's training (skc2bin's addition, ``docs/method.md``):
+
+* :mod:`~skc2bin.training.refine` — the phase itself: the gate, the refined
+  heads, the candidates (graph partition, layouts, re-paired clusters) and
+  the rules that judge them;
+* :mod:`~skc2bin.training.neighbors` — where each sample's neighbours are
+  mined, and how;
+* :mod:`~skc2bin.training.partitions` — pure functions of partitions and
+  neighbour graphs (agreement, cuts, spectral partitions, linked clusters);
+* :mod:`~skc2bin.training.layout` — UMAP-style layouts of a neighbour graph;
+* :mod:`~skc2bin.training.refine_report` — what the phase did, in words.
 """
 
 from .build import OPTIMIZERS, make_net, plan_batch_size, resolve_precision

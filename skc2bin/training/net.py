@@ -61,9 +61,10 @@ from .callbacks import (
 )
 from .distributed import gather_rows, rank_seed, use_sync_batchnorm
 from .layout import drawn_seed
-from .refine import MAX_SAMPLES, SPACE_METRICS, VIEWS, refine_outcome, refine_scales
-from .refine import refine_summary
-from .refine import share_changed, weigh_inputs
+from .neighbors import SPACE_METRICS, weigh_inputs
+from .partitions import share_changed
+from .refine import MAX_SAMPLES, VIEWS, refine_scales
+from .refine_report import refine_outcome, refine_summary
 
 __all__ = ["C2BINNet", "TrainingDivergedError", "EMA_CALLBACK", "LR_CALLBACK", "DIVERGENCE_CHECK_STEPS"]
 
@@ -417,7 +418,7 @@ class C2BINNet(NeuralNet):
         (that threshold, as the fit read it), ``refine_gate_agreement`` (the
         share compared with it), ``refine_per_scale`` (the
         same for every scale, in ``n_clusters`` order: one dict per scale
-        with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine.refine_outcome`),
+        with ``n_clusters``, ``outcome`` (:func:`~skc2bin.training.refine_report.refine_outcome`),
         ``layout``, ``paired``, ``merged``, ``loss``, ``changed``, ``scores``, ``admissible`` and
         ``agreement``) and
         ``refine_space`` (``space``) and ``refine_dur`` (seconds); the keys
@@ -427,7 +428,7 @@ class C2BINNet(NeuralNet):
         un-augmented network input (``space='input'``, Euclidean distance:
         standardised features for vectors), or in that input with each
         column weighted by the representation
-        (``space='weighted-input'``, :func:`~skc2bin.training.refine.weigh_inputs`).
+        (``space='weighted-input'``, :func:`~skc2bin.training.neighbors.weigh_inputs`).
         With ``augment`` (``augment(batch, generator)``; the clusterer passes
         its augmentation for images only), the re-pairing step may also judge
         its copies by their agreement across
@@ -537,7 +538,7 @@ class C2BINNet(NeuralNet):
         representation of ``X``), else :meth:`network_inputs` (``inputs``
         where the caller has them already), weighted by ``features``'
         ``n_neighbors``-NN graph for ``'weighted-input'``
-        (:func:`~skc2bin.training.refine.weigh_inputs`)."""
+        (:func:`~skc2bin.training.neighbors.weigh_inputs`)."""
         if space == "representation":
             return None
         rows = self.network_inputs(X) if inputs is None else inputs

@@ -14,7 +14,7 @@ representation:
    similarity in the representation, or, for feature vectors, by Euclidean
    distance in the standardised input with each column weighted by its
    Laplacian score on the representation's neighbour graph
-   (``neighbor_space``, :func:`weigh_inputs`: there the representation adds
+   (``neighbor_space``, :func:`~skc2bin.training.neighbors.weigh_inputs`: there the representation adds
    little to the input's geometry, but it tells which features matter;
    ``docs/benchmarks.md``). The gate: where the primary scale's C2BIN head
    puts fewer than :data:`MIN_NEIGHBOR_AGREEMENT` of these pairs in one
@@ -56,9 +56,9 @@ representation:
    selection score prefers);
 6. per scale, offer the head's partition with two clusters re-paired: for
    each of the ``pairs`` pairs of clusters most linked in the neighbour
-   graph (:func:`linked_pairs`), each cluster is halved (spectral bisection
+   graph (:func:`~skc2bin.training.partitions.linked_pairs`), each cluster is halved (spectral bisection
    of its own neighbour graph) and the halves are joined across the pair
-   the two other ways (:func:`crossed_partitions`); each such partition is
+   the two other ways (:func:`~skc2bin.training.partitions.crossed_partitions`); each such partition is
    distilled into a copy of the head and refined as in step 3, beside a
    copy of the head itself; the best replaces the head if admissible,
    lower than both the head and its refined copy on the selection score,
@@ -69,7 +69,7 @@ representation:
    agrees more than both, and is lower than the worse of the two on the
    selection score and on the share of pairs cut; :func:`_chosen_with_views`).
    Last, the copy so chosen must cut, on average over its clusters, a
-   smaller share of their neighbour pairs than both (:func:`mean_cluster_cut`:
+   smaller share of their neighbour pairs than both (:func:`~skc2bin.training.partitions.mean_cluster_cut`:
    a giant cluster that swallows its neighbours' classes wins the other
    judges where the neighbours are weak, CIFAR-10 on a CPU).
    Every head of steps 3-5 can draw two
@@ -82,7 +82,7 @@ representation:
    where the neighbours are mined in the representation
    (images), offer the head's partition with one pair of linked
    clusters merged and a third cluster halved, for up to
-   :data:`MERGE_ROUNDS` rounds (``_take_merged_splits``, :func:`merged_split`):
+   :data:`MERGE_ROUNDS` rounds (``_take_merged_splits``, :func:`~skc2bin.training.partitions.merged_split`):
    only a pair joined by at least :data:`MERGE_MIN_LINK_SHARE` of its
    neighbour pairs, and whose union's bisection cuts at least
    :data:`MERGE_PAIR_CUT` as many, is merged, and a proposal must cut fewer neighbour pairs
@@ -104,29 +104,32 @@ lowered it (0.419 -> 0.411).
 
 Measured on 20 data sets (``benchmarks/quality.py``, ``docs/benchmarks.md``).
 Everything here is a function of tensors and modules;
-:meth:`skc2bin.training.C2BINNet.refine` runs it on a fitted net.
+:meth:`skc2bin.training.C2BINNet.refine` runs it on a fitted net. The
+neighbours are mined in :mod:`~skc2bin.training.neighbors`; the maths of
+partitions and neighbour graphs (agreement, cuts, spectral partitions, linked
+and re-paired clusters) is in :mod:`~skc2bin.training.partitions`, the layouts
+in :mod:`~skc2bin.training.layout`, and the words a fit prints about what this
+phase did in :mod:`~skc2bin.training.refine_report`.
 """
 
 import copy
 import functools
 import itertools
 import math
-import warnings
 
 import numpy as np
 import torch
 
 from ..losses import neighbor_consistency_loss, size_prior_loss
-from ..metrics import clustering_accuracy
 from .layout import drawn_seed, fuzzy_graph, graph_layout, layout_partition
+from .neighbors import mine_neighbors
+from .partitions import (bisection_cut, cluster_links, crossed_partitions, graph_partition, linked_pairs,
+                         mean_cluster_cut, merged_partition, merged_split, neighbor_agreement, share_changed,
+                         smallest_cluster_share)
 
-__all__ = ["mine_neighbors", "refine_heads", "selection_scores", "refine_scales", "graph_partition",
-           "linked_pairs", "merged_partition", "crossed_partitions", "merged_split", "view_agreement", "VIEWS",
-           "distill_head", "predicted_clusters", "resolve_refine_space", "smallest_cluster_share",
-           "neighbor_agreement", "share_changed", "cluster_cut_shares", "mean_cluster_cut", "MAX_SAMPLES",
-           "GRAPH_MAX_SAMPLES",
-           "GRAPH_MARGIN", "PAIRS_CLUSTER_CUT", "MIN_NEIGHBOR_AGREEMENT", "GATE_CLUSTERS", "SPACE_METRICS",
-           "MIN_LAPLACIAN_SCORE", "laplacian_scores", "weigh_inputs", "refine_outcome", "refine_summary"]
+__all__ = ["refine_scales", "refine_heads", "selection_scores", "view_agreement", "distill_head", "predicted_clusters",
+           "VIEWS", "MAX_SAMPLES", "GRAPH_MAX_SAMPLES", "GRAPH_MARGIN", "PAIRS_CLUSTER_CUT", "MIN_NEIGHBOR_AGREEMENT",
+           "GATE_CLUSTERS"]
 
 #: The refinement uses at most this many training samples (a random subset
 #: beyond): neighbour mining is quadratic in the number of samples.
@@ -148,7 +151,7 @@ GRAPH_MARGIN = 0.15
 
 #: The refinement runs only where the primary scale's C2BIN head puts at
 #: least this share of the mined neighbour pairs in one cluster
-#: (:func:`neighbor_agreement`): below it the neighbours disagree with the
+#: (:func:`~skc2bin.training.partitions.neighbor_agreement`): below it the neighbours disagree with the
 #: clusters C2BIN found too often to refine with. On the CIFAR-10 test
 #: images on a CPU (0.78) and on digits pasted at random places of a larger
 #: canvas (0.82) the refinement lowered ACC on every seed; on the data sets
@@ -156,7 +159,7 @@ GRAPH_MARGIN = 0.15
 MIN_NEIGHBOR_AGREEMENT = 0.85
 
 #: The gate reads a primary partition of more clusters than this merged
-#: down to this many (:func:`merged_partition`): a finer partition cuts more
+#: down to this many (:func:`~skc2bin.training.partitions.merged_partition`): a finer partition cuts more
 #: neighbour pairs whatever the data (digits with 30 clusters: 0.83, with 50:
 #: 0.71, where the refinement still helped), and the threshold above was
 #: set on partitions of 2 to 10 clusters. Merged down, CIFAR-10 with 30
@@ -278,7 +281,7 @@ MERGE_PAIR_CUT = 0.5
 #: the pair the step must merge splits into 161 and a detached 13 (no pair cut).
 MERGE_PAIR_PIECE = 0.25
 
-#: The pairs of most linked clusters (:func:`linked_pairs`) each round may merge.
+#: The pairs of most linked clusters (:func:`~skc2bin.training.partitions.linked_pairs`) each round may merge.
 MERGE_PAIRS = 3
 
 #: The merge-and-split step merges only a pair of clusters whose links join at
@@ -298,7 +301,7 @@ MERGE_MIN_LINK_SHARE = 0.02
 MERGE_ROUNDS = 3
 
 #: A merge-and-split copy must cut fewer neighbour pairs than the head in
-#: all, and on average per cluster (:func:`mean_cluster_cut`) at most this
+#: all, and on average per cluster (:func:`~skc2bin.training.partitions.mean_cluster_cut`) at most this
 #: share more than the head as the step found it. Halving a cluster raises
 #: the cut of both halves, so a right re-partition of unequal clusters can
 #: cut a little more per cluster (digits with unequal sizes seed 0: a second
@@ -308,154 +311,16 @@ MERGE_CUT_TOLERANCE = 0.1
 
 #: The re-pairing step's copy must also cut, on average over its clusters,
 #: a smaller share of their neighbour pairs than the head and the control
-#: (:func:`mean_cluster_cut`, ``_refine_into``). False turns that veto off
+#: (:func:`~skc2bin.training.partitions.mean_cluster_cut`, ``_refine_into``). False turns that veto off
 #: (``benchmarks/pair_cut.py`` compares both in one process).
 PAIRS_CLUSTER_CUT = True
-
-
-@torch.no_grad()
-def mine_neighbors(features, n_neighbors, chunk_size=None, metric="cosine"):
-    """Indices of each row's ``n_neighbors`` nearest other rows, shape
-    ``(n, n_neighbors)`` (capped at ``n - 1``).
-
-    ``metric='cosine'`` ranks by cosine similarity (the learned
-    representation), ``'euclidean'`` by Euclidean distance (standardised
-    input features). Brute force in chunks of rows (about 16 M
-    similarities, 64 MiB, each).
-    """
-    if metric not in ("cosine", "euclidean"):
-        raise ValueError(f"metric={metric!r}: expected 'cosine' or 'euclidean'.")
-    n = len(features)
-    k = max(1, min(int(n_neighbors), n - 1))
-    x = features.float()
-    if metric == "cosine":
-        x = torch.nn.functional.normalize(x, dim=1)
-    else:
-        # -|a - b|^2 = 2 a.b - |b|^2 - |a|^2; the last term is the same along a row.
-        half_sq_norms = 0.5 * (x * x).sum(1)
-    chunk = chunk_size or max(1, min(4096, (1 << 24) // max(n, 1)))
-    out = torch.empty((n, k), dtype=torch.long, device=x.device)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        sim = x[start:stop] @ x.t()
-        if metric == "euclidean":
-            sim -= half_sq_norms
-        rows = torch.arange(stop - start, device=x.device)
-        sim[rows, rows + start] = -math.inf  # never the row itself
-        out[start:stop] = sim.topk(k, dim=1).indices
-    return out
-
-
-#: The metric each neighbour space is mined with (:func:`mine_neighbors`):
-#: the representation by direction, standardised inputs (weighted or not) by
-#: distance.
-SPACE_METRICS = {"representation": "cosine", "input": "euclidean", "weighted-input": "euclidean"}
-
-#: The smallest Laplacian score :func:`weigh_inputs` lets a column have: a
-#: column nearly constant among neighbours weighs at most 1,000 times one that
-#: the neighbour graph ignores.
-MIN_LAPLACIAN_SCORE = 1e-3
-
-
-@torch.no_grad()
-def laplacian_scores(rows, neighbors, chunk_size=None):
-    """Each column's Laplacian score on a neighbour graph, in the spirit of He,
-    Cai and Niyogi (2005): the mean of ``(x_if - x_jf)^2`` over the pairs
-    ``(i, j in neighbors[i])``, divided by twice the column's variance.
-
-    About 1 for a column that the graph ignores (neighbours differ in it as
-    much as random pairs do), near 0 for a column nearly constant among
-    neighbours. A constant column scores 0.
-
-    Returns
-    -------
-    scores : Tensor of shape (n_columns,)
-    """
-    rows = rows.float()
-    total = rows.new_zeros(rows.shape[1])
-    # Chunks of rows whose neighbour differences hold about 16 M values (64 MiB).
-    chunk_size = chunk_size or max(1, (1 << 24) // max(1, neighbors.shape[1] * rows.shape[1]))
-    for start in range(0, len(rows), chunk_size):
-        stop = start + chunk_size
-        total += (rows[start:stop, None, :] - rows[neighbors[start:stop]]).pow(2).sum((0, 1))
-    pair_mean = total / neighbors.numel()
-    variance = rows.var(0, unbiased=False)
-    return torch.where(variance > 0, pair_mean / (2 * variance.clamp_min(1e-30)), torch.zeros_like(variance))
-
-
-@torch.no_grad()
-def weigh_inputs(inputs, features, n_neighbors):
-    """``inputs`` with each column multiplied by ``(1 / score) ** 0.5``, its
-    Laplacian score (:func:`laplacian_scores`, at least
-    :data:`MIN_LAPLACIAN_SCORE`) on the graph of each row's ``n_neighbors``
-    nearest rows of ``features`` by cosine similarity.
-
-    The learned representation tells which input features its neighbours
-    share; Euclidean distance in the reweighted inputs then keeps the input's
-    geometry without the features the representation ignores (pure noise
-    features score about 1, informative ones far less).
-    """
-    scores = laplacian_scores(inputs, mine_neighbors(features, n_neighbors))
-    return inputs * scores.clamp_min(MIN_LAPLACIAN_SCORE).rsqrt()
-
-
-def resolve_refine_space(space, is_image):
-    """Where the refinement mines neighbours: ``'auto'`` is ``'representation'``
-    for images and ``'weighted-input'`` for feature vectors; the others stay
-    as they are."""
-    if space == "auto":
-        return "representation" if is_image else "weighted-input"
-    if space not in SPACE_METRICS:
-        raise ValueError(f"refine_space={space!r}: expected 'auto', 'representation', 'input' or 'weighted-input'.")
-    return space
-
-
-def graph_partition(neighbors, n_clusters, seed=0):
-    """Spectral partition of the mined-neighbour graph into ``n_clusters`` parts.
-
-    The graph joins each sample to its mined neighbours (edge weight 1, made
-    symmetric as ``(A + A^T) / 2``). scikit-learn's
-    :class:`~sklearn.cluster.SpectralClustering` (normalised cut, k-means on
-    the spectral embedding) partitions it: unlike C2BIN's heads it has no
-    size prior, so a large class can stay whole.
-
-    Parameters
-    ----------
-    neighbors : LongTensor or ndarray of shape (n_samples, n_neighbors)
-    n_clusters : int
-    seed : int, default=0
-
-    Returns
-    -------
-    labels : ndarray of shape (n_samples,), or None where the graph is too
-        small for ``n_clusters`` parts (fewer than ``2 * n_clusters`` samples)
-        or the eigensolver did not converge: the candidate is optional, and a
-        fit goes on without it.
-    """
-    from scipy import sparse
-    from scipy.sparse.linalg import ArpackNoConvergence
-    from sklearn.cluster import SpectralClustering
-
-    nb = np.asarray(neighbors.cpu() if torch.is_tensor(neighbors) else neighbors)
-    n, m = nb.shape
-    if n < 2 * n_clusters:
-        return None
-    adjacency = sparse.csr_matrix((np.ones(n * m), (np.repeat(np.arange(n), m), nb.ravel())), shape=(n, n))
-    adjacency = 0.5 * (adjacency + adjacency.T)
-    try:
-        with warnings.catch_warnings():
-            # A graph in several pieces is fine: the pieces become clusters.
-            warnings.filterwarnings("ignore", message="Graph is not fully connected")
-            return SpectralClustering(n_clusters, affinity="precomputed", random_state=seed).fit_predict(adjacency)
-    except (ArpackNoConvergence, np.linalg.LinAlgError):
-        return None
 
 
 def distill_head(head, features, labels, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
                  generator=None):
     """Train ``head`` in place to predict hard ``labels`` from frozen ``features`` (cross-entropy).
 
-    How a partition drawn outside the network (:func:`graph_partition`)
+    How a partition drawn outside the network (:func:`~skc2bin.training.partitions.graph_partition`)
     becomes a head that ``predict`` can apply to new samples.
 
     Returns
@@ -494,57 +359,6 @@ def _admissible(probabilities, floor):
     head's, shape (n, k)) holds at least ``floor`` × n/k samples: a candidate
     that refinement may keep."""
     return smallest_cluster_share(probabilities.argmax(1), probabilities.shape[1]) >= floor
-
-
-def smallest_cluster_share(labels, n_clusters):
-    """Size of the smallest of ``n_clusters`` clusters (empty ones included) × k / n.
-
-    1 for equal sizes, 0 when a cluster is empty; ``refine_scales`` takes a
-    partition whose smallest cluster holds less than ``floor`` (the size
-    prior's floor) for a fragment, not a class.
-    """
-    labels = torch.as_tensor(labels).reshape(-1).long().cpu()
-    counts = torch.bincount(labels, minlength=n_clusters)
-    return float(counts.min()) * n_clusters / max(len(labels), 1)
-
-
-def cluster_cut_shares(labels, neighbors, n_clusters):
-    """Per cluster, the share of its (sample, mined neighbour) pairs whose
-    neighbour lies in another cluster (NaN for an empty cluster).
-
-    Their mean over the non-empty clusters is the normalised cut of the
-    partition divided by the number of clusters: the criterion spectral
-    clustering minimises. Unlike the share of all pairs cut
-    (``1 - neighbor_agreement``), where every sample counts once and a
-    giant cluster that swallows its neighbours' classes looks consistent,
-    here every cluster counts once."""
-    neighbors = torch.as_tensor(neighbors)
-    labels = torch.as_tensor(labels, device=neighbors.device).reshape(-1).long()
-    cut = (labels[:, None] != labels[neighbors]).double().sum(1)
-    pairs = torch.bincount(labels, minlength=n_clusters).double() * neighbors.shape[1]
-    return torch.bincount(labels, weights=cut, minlength=n_clusters) / pairs
-
-
-def mean_cluster_cut(labels, neighbors, n_clusters):
-    """Mean of :func:`cluster_cut_shares` over the non-empty clusters."""
-    shares = cluster_cut_shares(labels, neighbors, n_clusters)
-    return float(shares[~torch.isnan(shares)].mean())
-
-
-def share_changed(before, after):
-    """Share of the samples whose cluster differs between two partitions of
-    them, after the best one-to-one map of their cluster numbers
-    (``1 -`` :func:`~skc2bin.metrics.clustering_accuracy`); tensors or arrays."""
-    as_array = lambda p: p.cpu().numpy() if torch.is_tensor(p) else np.asarray(p)  # noqa: E731
-    return 1.0 - clustering_accuracy(as_array(before), as_array(after))
-
-
-def neighbor_agreement(labels, neighbors):
-    """Share of (sample, mined neighbour) pairs that fall in the same cluster
-    (``neighbors``: a tensor or array of shape (n_samples, n_neighbors))."""
-    neighbors = torch.as_tensor(neighbors)
-    labels = torch.as_tensor(labels, device=neighbors.device).reshape(-1).long()
-    return float((labels[:, None] == labels[neighbors]).double().mean())
 
 
 def refine_heads(heads, features, neighbors, *, epochs=50, batch_size=256, lr=1e-3, weight_decay=1e-4,
@@ -681,7 +495,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     the floor prior acts on batches, where it hardly binds for large k.)
 
     With ``graph``, the head so chosen then faces one more candidate: the
-    spectral partition of the mined-neighbour graph (:func:`graph_partition`,
+    spectral partition of the mined-neighbour graph (:func:`~skc2bin.training.partitions.graph_partition`,
     no size prior), distilled into a copy of the head (:func:`distill_head`).
     It replaces the head only if it is *admissible* (its smallest cluster
     holds at least ``floor`` × n/k samples: a class, not a fragment) and
@@ -714,7 +528,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
     the same rule; with ``views``, that rule's choice is judged again by
     agreement across augmented views, :func:`_chosen_with_views`; the copy
     chosen must last cut less per cluster than the head and the control,
-    :func:`mean_cluster_cut`).
+    :func:`~skc2bin.training.partitions.mean_cluster_cut`).
 
     After that, with :data:`MERGE_SPLITS` > 0 and the neighbours mined in
     ``features`` (no ``neighbor_space``: the representation, images), up to
@@ -730,7 +544,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
 
     The neighbours are mined in ``neighbor_space`` (rows matching
     ``features``; default: ``features`` themselves) with ``metric``
-    (:func:`mine_neighbors`); the heads always map ``features``.
+    (:func:`~skc2bin.training.neighbors.mine_neighbors`); the heads always map ``features``.
 
     Returns
     -------
@@ -747,7 +561,7 @@ def refine_scales(network, features, *, n_neighbors=10, epochs=50, batch_size=25
         ``'paired'``: per scale, whether a re-paired partition replaced it;
         ``'merged'``: per scale, how many rounds of the merge-and-split step
         replaced it;
-        ``'agreement'``: per scale, :func:`neighbor_agreement` of the selected
+        ``'agreement'``: per scale, :func:`~skc2bin.training.partitions.neighbor_agreement` of the selected
         head's partition with the mined neighbours, before and after (a
         diagnostic: how far the neighbours the refinement follows agree
         with the clusters C2BIN found); ``'partitions'``: per scale, the
@@ -877,7 +691,7 @@ def _cut_less_per_cluster(chosen, probabilities, neighbors, tolerance=0.0):
     """``chosen`` (the index of a re-paired copy among ``probabilities``: the
     control first, the head last) if its partition cuts, on average over its
     clusters, a smaller share of their neighbour pairs than both the control
-    and the head (:func:`mean_cluster_cut`; with ``tolerance``, less than
+    and the head (:func:`~skc2bin.training.partitions.mean_cluster_cut`; with ``tolerance``, less than
     ``1 + tolerance`` times the lower of the two), else None.
 
     The share of all pairs cut, the selection score and the agreement
@@ -1164,116 +978,16 @@ def _step_distilling(training):
     return {**training, "epochs": min(training["epochs"], STEP_DISTILL_EPOCHS)}
 
 
-def linked_pairs(labels, neighbors, n_clusters, top):
-    """The ``top`` pairs of clusters most linked in a neighbour graph, most linked first.
-
-    A pair ``(a, b)`` (``a < b``) is ranked by the number of (sample,
-    mined neighbour) pairs that join a sample of one cluster to a sample of
-    the other, in either direction, divided by the two clusters' combined
-    size. Pairs with no link are left out; ties keep ``(a, b)`` order.
-
-    Parameters
-    ----------
-    labels : array-like of shape (n_samples,)
-        Cluster of each sample, in ``range(n_clusters)``.
-    neighbors : LongTensor or ndarray of shape (n_samples, n_neighbors)
-    n_clusters, top : int
-
-    Returns
-    -------
-    pairs : list of (int, int)
-    """
-    _, links, sizes = _cluster_links(labels, neighbors, n_clusters)
-    ranked = sorted(((-links[a, b] / (sizes[a] + sizes[b]), a, b) for a in range(n_clusters)
-                     for b in range(a + 1, n_clusters) if links[a, b] > 0))
-    return [(int(a), int(b)) for _, a, b in ranked[:top]]
-
-
-def merged_partition(labels, neighbors, n_clusters, target):
-    """``labels`` with its most linked clusters merged, one pair at a time,
-    until at most ``target`` non-empty clusters remain.
-
-    Each merge joins the pair ranked first by :func:`linked_pairs`: the most
-    (sample, mined neighbour) pairs between the two clusters, divided by
-    their combined size; ties take the lowest ``(a, b)``. The merged cluster
-    keeps ``a``'s number. Used by the refinement's gate to read a partition
-    finer than :data:`GATE_CLUSTERS` at that granularity: a finer partition
-    cuts more neighbour pairs whatever the data (``docs/benchmarks.md``,
-    "The gate at other numbers of clusters"). ``labels``, ``neighbors`` and
-    ``n_clusters`` as for :func:`linked_pairs`; ``target`` an int.
-
-    Returns
-    -------
-    merged : ndarray of shape (n_samples,)
-        Cluster numbers are those of ``labels`` (a subset of them).
-    """
-    labels, links, sizes = _cluster_links(labels, neighbors, n_clusters)
-    np.fill_diagonal(links, 0.0)
-    sizes = sizes.astype(np.float64)
-    into = np.arange(n_clusters)
-    while np.count_nonzero(sizes) > max(int(target), 1):
-        alive = np.flatnonzero(sizes)
-        ranked = links[np.ix_(alive, alive)] / (sizes[alive, None] + sizes[None, alive])
-        ranked[np.tril_indices(len(alive))] = -1.0  # each pair once, as (a, b) with a < b
-        i, j = np.unravel_index(np.argmax(ranked), ranked.shape)
-        a, b = alive[i], alive[j]
-        links[a] += links[b]
-        links[:, a] += links[:, b]
-        links[a, a] = links[b] = links[:, b] = 0.0
-        sizes[a], sizes[b] = sizes[a] + sizes[b], 0.0
-        into[into == b] = a
-    return into[labels]
-
-
-def _cluster_links(labels, neighbors, n_clusters):
-    """``(labels, links, sizes)``: ``labels`` as an int64 array,
-    ``links[a, b]`` the (sample, mined neighbour) pairs joining clusters ``a``
-    and ``b`` in either direction (symmetric; the diagonal counts pairs
-    inside a cluster twice), ``sizes`` the clusters'."""
-    labels = np.asarray(torch.as_tensor(labels).cpu()).reshape(-1).astype(np.int64)
-    nb = np.asarray(torch.as_tensor(neighbors).cpu())
-    links = np.zeros((n_clusters, n_clusters))
-    np.add.at(links, (np.repeat(labels, nb.shape[1]), labels[nb.ravel()]), 1)
-    return labels, links + links.T, np.bincount(labels, minlength=n_clusters)
-
-
-def crossed_partitions(labels, a, b, halves_a, halves_b):
-    """The two partitions that join the halves of clusters ``a`` and ``b`` across the pair.
-
-    ``halves_a`` (0 or 1 per member of ``a``, in sample order) splits ``a``
-    in two, ``halves_b`` likewise ``b``. In both partitions half 0 of ``a``
-    is cluster ``a`` and its half 1 is ``b``; the first adds half 0 of ``b``
-    to ``a`` and half 1 to ``b``, the second the other way round. Every
-    other sample keeps its cluster.
-
-    Returns
-    -------
-    first, second : ndarray of shape (n_samples,)
-    """
-    labels = np.asarray(labels).reshape(-1)
-    members_a, members_b = np.flatnonzero(labels == a), np.flatnonzero(labels == b)
-    halves_a, halves_b = np.asarray(halves_a).astype(bool), np.asarray(halves_b).astype(bool)
-    if halves_a.shape != members_a.shape or halves_b.shape != members_b.shape:
-        raise ValueError("halves_a and halves_b must hold one value per member of clusters a and b.")
-    out = []
-    for flip in (False, True):
-        new = labels.copy()
-        new[members_a] = np.where(halves_a, b, a)
-        new[members_b] = np.where(halves_b ^ flip, b, a)
-        out.append(new)
-    return tuple(out)
-
-
 def _take_crossed_pairs(head, features, neighbors, *, pairs, floor, generator, space=None, metric="cosine",
                         prior="floor", prior_weight=1.0, views=None, **training):
     """Step 6: offer ``head`` its partition with two clusters re-paired; True where one replaced it.
 
     For each of the ``pairs`` pairs of clusters most linked in ``neighbors``
-    (:func:`linked_pairs`), both clusters are halved by
-    :func:`graph_partition` on their own neighbour graph (mined again among
+    (:func:`~skc2bin.training.partitions.linked_pairs`), both clusters are halved by
+    :func:`~skc2bin.training.partitions.graph_partition` on their own neighbour graph (mined again among
     their members in ``space``, by default ``features``, with ``metric``;
     at most :data:`GRAPH_MAX_SAMPLES` members each, a random subset beyond),
-    and the two :func:`crossed_partitions` are distilled into copies of
+    and the two :func:`~skc2bin.training.partitions.crossed_partitions` are distilled into copies of
     ``head``. The copies are refined like the ``n_init`` heads, beside a copy
     of ``head`` as it is, and the best replaces the head if it is
     admissible, lower than both ``head`` and that refined copy on
@@ -1327,27 +1041,6 @@ def _distilled_copy(head, features, partition, use, training, generator):
     return candidate
 
 
-def merged_split(labels, a, b, c, halves_c):
-    """``labels`` with cluster ``b`` merged into ``a`` and cluster ``c`` split in two: the members
-    of ``c`` whose entry of ``halves_c`` (0 or 1 per member, in sample order) is 1 take the number
-    ``b`` freed by the merge. Every other sample keeps its cluster.
-
-    Returns
-    -------
-    partition : ndarray of shape (n_samples,)
-    """
-    labels = np.asarray(labels).reshape(-1)
-    if len({int(a), int(b), int(c)}) < 3:
-        raise ValueError(f"a, b and c must be three different clusters, got {a}, {b}, {c}.")
-    members_c = np.flatnonzero(labels == c)
-    halves_c = np.asarray(halves_c).astype(bool)
-    if halves_c.shape != members_c.shape:
-        raise ValueError("halves_c must hold one value per member of cluster c.")
-    new = np.where(labels == b, a, labels)
-    new[members_c[halves_c]] = b
-    return new
-
-
 def _split_where_linked(labels, a, b, links_ab, rows, nb, metric, generator):
     """Whether clusters ``a`` and ``b`` of ``labels`` (joined by ``links_ab`` neighbour pairs) may
     be merged as the parts of one group: the spectral bisection of their union (``_halved``)
@@ -1362,16 +1055,7 @@ def _split_where_linked(labels, a, b, links_ab, rows, nb, metric, generator):
         return False
     if np.bincount(np.asarray(halves), minlength=2).min() < MERGE_PAIR_PIECE * len(halves):
         return True
-    return _bisection_cut(merged, a, halves, nb) >= MERGE_PAIR_CUT * links_ab
-
-
-def _bisection_cut(labels, cluster, halves, nb):
-    """The (sample, neighbour) pairs of ``nb`` (an array of neighbour indices per sample) inside
-    ``cluster`` of ``labels`` that its ``halves`` (0 or 1 per member, in sample order) put apart."""
-    members = np.flatnonzero(labels == cluster)
-    side = np.zeros(len(labels), dtype=bool)
-    side[members[np.asarray(halves).astype(bool)]] = True
-    return float(((labels[nb] == cluster) & (side[:, None] != side[nb]))[members].sum())
+    return bisection_cut(merged, a, halves, nb) >= MERGE_PAIR_CUT * links_ab
 
 
 def _take_merged_splits(head, features, neighbors, *, rounds, splits, pairs, floor, generator, space=None,
@@ -1381,7 +1065,7 @@ def _take_merged_splits(head, features, neighbors, *, rounds, splits, pairs, flo
     Returns the number of rounds that replaced the head.
 
     Each round, for each of the ``pairs`` pairs ``(a, b)`` most linked in ``neighbors``
-    (:func:`linked_pairs`) whose links join at least :data:`MERGE_MIN_LINK_SHARE` of their
+    (:func:`~skc2bin.training.partitions.linked_pairs`) whose links join at least :data:`MERGE_MIN_LINK_SHARE` of their
     (sample, neighbour) pairs and that look like two parts of one group (``_split_where_linked``,
     :data:`MERGE_PAIR_CUT`), and each other cluster ``c``, halved by spectral bisection of its own
     neighbour graph (``_halved``), the hard partition :func:`merged_split` ``(a, b, c)`` is a
@@ -1417,7 +1101,7 @@ def _merge_split_once(head, features, neighbors, *, head_cut, splits, pairs, flo
     k = head.n_clusters
     labels = predicted_clusters(head, features).cpu().numpy()
     rows = features if space is None else space
-    _, links, sizes = _cluster_links(labels, neighbors, k)
+    _, links, sizes = cluster_links(labels, neighbors, k)
     nb = np.asarray(neighbors.cpu())
     ranked = [(a, b) for a, b in linked_pairs(labels, neighbors, k, pairs)
               if links[a, b] >= MERGE_MIN_LINK_SHARE * nb.shape[1] * (sizes[a] + sizes[b])]
@@ -1436,14 +1120,14 @@ def _merge_split_once(head, features, neighbors, *, head_cut, splits, pairs, flo
         halves = _halved(labels, c, use, rows, neighbors.shape[1], metric, generator)
         if halves is None or not use.all():
             continue  # too small to halve, no convergence, or halved on a subset only
-        bisection_cut = _bisection_cut(labels, c, halves, nb)
+        halves_cut = bisection_cut(labels, c, halves, nb)
         for a, b in ranked:
-            if c in (a, b) or links[a, b] <= bisection_cut:
+            if c in (a, b) or links[a, b] <= halves_cut:
                 continue  # it would cut as many pairs as the head's partition or more
             partition = merged_split(labels, a, b, c, halves)
             if within_bars(partition):
                 # the change in (sample, neighbour) pairs cut: the fewest first
-                proposals.append((bisection_cut - links[a, b], a, b, c, partition))
+                proposals.append((halves_cut - links[a, b], a, b, c, partition))
     every = np.ones(len(labels), dtype=bool)
     for *_, partition in sorted(proposals, key=lambda p: p[:4])[:splits]:
         candidate = _distilled_copy(head, features, partition, every, training, generator)
@@ -1454,72 +1138,3 @@ def _merge_split_once(head, features, neighbors, *, head_cut, splits, pairs, flo
     return False
 
 
-#: What the refinement did to one scale's head (``history_[-1]["refine_per_scale"][s]["outcome"]``).
-OUTCOMES = {
-    "graph": "the graph partition replaced the head",
-    "graph-refined": "the graph partition, refined, replaced the head",
-    "kept": "kept the C2BIN head",
-    "refined": "a refined head replaced the C2BIN head",
-}
-
-
-#: Added to the outcome where the last step, two clusters re-paired, replaced the head.
-PAIRED = ", then two of its clusters re-paired"
-
-#: Added to the outcome where a layout's partition, refined, replaced the head (before the re-pairing).
-LAYOUT = ", then a partition of a layout of the neighbour graph, refined, replaced it"
-
-
-def merged_text(rounds):
-    """Added to the outcome where ``rounds`` (> 0) rounds of the merge-and-split step, the last
-    step, replaced the head; '' for none."""
-    if not rounds:
-        return ""
-    return f", then {rounds} pair{'s' if rounds > 1 else ''} of its clusters merged and as many split"
-
-
-def _steps_text(layout, paired, merged):
-    """What the steps after the selection did to a head, added to its outcome in
-    :func:`refine_summary` (the primary scale's line and every other scale's)."""
-    return f"{LAYOUT if layout else ''}{PAIRED if paired else ''}{merged_text(merged)}"
-
-
-def refine_outcome(kept, graph):
-    """``'graph'`` (the distilled graph candidate replaced the head; ``graph``
-    ``'distilled'`` or True), ``'graph-refined'`` (the refined one did:
-    ``graph == 'refined'``), else ``'kept'`` (the C2BIN head stayed) or
-    ``'refined'`` (a refined head replaced it)."""
-    if graph:
-        return "graph-refined" if graph == "refined" else "graph"
-    return "kept" if kept else "refined"
-
-
-def refine_summary(record):
-    """What the refinement did, from a history row's ``refine_*`` keys
-    (printed after a fit's epoch table with ``verbose``): one line for the
-    primary scale, one more per further scale."""
-    head = OUTCOMES[refine_outcome(record.get("refine_kept"), record.get("refine_graph"))]
-    space = f" (neighbours from the {record['refine_space'].replace('-', ' ')})" if "refine_space" in record else ""
-    if record.get("refine_gated"):
-        k = (record.get("refine_per_scale") or [{}])[0].get("n_clusters", 0)
-        merged = f", its clusters merged down to {GATE_CLUSTERS}," if k > GATE_CLUSTERS else ""
-        share = record.get("refine_gate_agreement", record["refine_agreement"][0])
-        gate = record.get("refine_gate", MIN_NEIGHBOR_AGREEMENT)
-        return (f"refinement{space}: {record['refine_dur']:.1f} s; skipped: the C2BIN head{merged} puts "
-                f"{100 * share:.1f} % of the mined neighbour pairs in one cluster, under {100 * gate:.0f} %: "
-                "too weak neighbours to refine with; kept every C2BIN head")
-    lines = [f"refinement{space}: {record['refine_dur']:.1f} s; primary scale: {head}"
-             f"{_steps_text(record.get('refine_layout'), record.get('refine_paired'), record.get('refine_merged'))}; "
-             f"{100 * record['refine_changed']:.1f} % of the samples changed cluster"
-             f"{_agreement_text(record.get('refine_agreement'))}"]
-    for scale in (record.get("refine_per_scale") or [])[1:]:
-        lines.append(f"  scale of {scale['n_clusters']} clusters: {OUTCOMES[scale['outcome']]}"
-                     f"{_steps_text(scale.get('layout'), scale.get('paired'), scale.get('merged'))}; "
-                     f"{100 * scale['changed']:.1f} % of the samples changed cluster"
-                     f"{_agreement_text(scale.get('agreement'))}")
-    return "\n".join(lines)
-
-
-def _agreement_text(agreement):
-    """``'; neighbour pairs in one cluster 0.773 -> 0.841'`` from (before, after), or ''."""
-    return "" if not agreement else f"; neighbour pairs in one cluster {agreement[0]:.3f} -> {agreement[1]:.3f}"

@@ -13,8 +13,9 @@ the peak rise minus the size of the returned array is what the call needs beyond
 should not grow with the number of rows.
 
 Run:  python benchmarks/memory.py [--threads N] [--smoke]
-``--smoke`` measures fits on 300 and 2,000 rows, and inference on 1,000 rows of a model fitted on
-300 (five subprocesses), with 5 refinement epochs instead of 50.
+``--smoke`` measures fits on 300 and 2,000 rows, and ``predict_proba`` alone on 1,000 rows of a
+model fitted on 300 (three subprocesses: each costs about 3 s of imports, most of a smoke run), with
+5 refinement epochs instead of 50.
 """
 
 import json
@@ -27,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SMOKE_PARAMS, benchmark_parser, markdown_row, parse_args, table_header  # noqa: E402
 
 #: Rows of the two fits, rows of the model fitted for inference, rows of the inference calls.
-SIZES = dict(fit=(1_000, 100_000), infer_model=2_000, infer=(10_000, 200_000))
-SMOKE_SIZES = dict(fit=(300, 2_000), infer_model=300, infer=(1_000,))
+SIZES = dict(fit=(1_000, 100_000), infer_model=2_000, infer=(10_000, 200_000),
+             methods=("predict", "transform", "predict_proba"))
+SMOKE_SIZES = dict(fit=(300, 2_000), infer_model=300, infer=(1_000,), methods=("predict_proba",))
 
 CHILD = r"""
 import json, resource, sys
@@ -91,7 +93,7 @@ def main():
 
     print()
     print(table_header("method", "rows", "output MiB", "peak rise MiB", "rise beyond the output MiB"))
-    for method in ("predict", "transform", "predict_proba"):
+    for method in sizes["methods"]:
         for n in sizes["infer"]:
             r = _child(INFER_CHILD, n, method, sizes["infer_model"], extra_params, threads=args.threads)
             print(markdown_row(method, f"{n:,}", f"{r['output_mib']:.1f}", f"{r['rise']:.1f}",

@@ -41,7 +41,7 @@ TINY = dict(
 #: workers busy to the end instead of leaving one module of minutes for last.
 #: Only a schedule: a module missing here runs after them, in collection order.
 SLOW_MODULES = (
-    "test_integration.py",  # the 8x8 floor at the default 100 epochs
+    "test_integration.py",  # the 8x8 floor (50 epochs), a layout of digits as vectors
     "test_benchmarks.py",  # every benchmark's --smoke run
     "test_distributed.py",  # six torchrun launches
     "test_larger_images.py",  # the 16x16 floor

@@ -1136,5 +1136,3 @@ def _merge_split_once(head, features, neighbors, *, head_cut, splits, pairs, flo
             head.load_state_dict(candidate.state_dict())
             return True
     return False
-
-

@@ -11,6 +11,8 @@ Its numbers mean nothing.
 import argparse
 import contextlib
 import copy
+import hashlib
+import importlib.metadata
 import json
 import math
 import os
@@ -72,6 +74,32 @@ def versions():
     return (f"machine: {platform.machine()}, {default_n_threads()} torch threads, "
             f"python {platform.python_version()}, torch {torch.__version__}, "
             f"scikit-learn {sklearn.__version__}, skorch {skorch.__version__}, skc2bin {skc2bin.__version__}")
+
+
+def host():
+    """One line naming what a baseline's numbers depend on beyond its data and seed: the CPU model and
+    the versions of the numerical libraries. UMAP + GMM, for one, gives other labels on another
+    machine with the same versions (docs/benchmarks.md, "Twice the epochs, rechecked with today's
+    refinement"), so a recorded baseline is reused only where this line is the same."""
+    cpu = platform.processor() or platform.machine()
+    try:  # Linux: the model, and a digest of the instruction sets that numerical kernels dispatch on
+        fields = {}
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields.setdefault(key.strip(), value.strip())
+        digest = hashlib.sha1(fields.get("flags", "").encode()).hexdigest()[:8]
+        cpu = (f"{fields.get('model name', cpu)} (family {fields.get('cpu family', '?')}, model "
+               f"{fields.get('model', '?')}, flags {digest})")
+    except OSError:
+        pass
+    libs = []
+    for dist in ("numpy", "scipy", "scikit-learn", "umap-learn", "numba"):
+        try:
+            libs.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            libs.append(f"{dist} -")
+    return f"{cpu}, {os.cpu_count()} CPUs; " + ", ".join(libs)
 
 
 def markdown_row(*cells):

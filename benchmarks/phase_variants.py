@@ -23,6 +23,15 @@ column contrast's temperature at CC's 1.0 instead of 0.5, and the cluster terms'
 BYOL's loss halved (``cluster_weight=0.5``): the terms that shape the representation beside the
 instance task.
 
+``head-gradient`` (twentieth session): how much of the cluster terms' gradient reaches the backbone.
+The heads train at full rate on the representation in every variant; the gradient they send back
+into the backbone is scaled by 1 (the default), 0.2, or 0 (the heads read a detached
+representation, which then learns from BYOL's instance task alone). The uniform entropy term pulls
+every head towards equal cluster sizes; through the backbone it may also pull the representation
+towards partitions of equal sizes, the bound the refinement studies found on the unequal-size sets.
+The scaling is a study patch of :meth:`~skc2bin.networks.model.C2BINNetwork.views_forward` (see
+:func:`head_gradient`), active only while the phase is fitted.
+
 Each record also holds, per variant, the 10-NN accuracy of ``transform`` (5-fold), and for the
 first variant what label-free criteria of the learned representation prefer: the share of 10-NN
 pairs inside one cluster (in the L2-normalised representation and in the flattened input), the
@@ -44,6 +53,7 @@ into a temporary file.
 """
 
 import argparse
+import contextlib
 import re
 import sys
 import time
@@ -62,6 +72,7 @@ from _common import study_main, variant_options  # noqa: E402
 from _sets import DATASETS, study_data  # noqa: E402
 
 from skc2bin.augment import GrayscaleAugment, random_affine_matrices  # noqa: E402
+from skc2bin.networks.model import C2BINNetwork  # noqa: E402
 from skc2bin.training.neighbors import mine_neighbors  # noqa: E402
 from skc2bin.training.partitions import neighbor_agreement  # noqa: E402
 
@@ -95,7 +106,29 @@ class ElasticGrayscale(GrayscaleAugment):
         return out.clamp_(0.0, 1.0)
 
 
-#: Variant set -> variant name -> estimator parameters of the C2BIN phase.
+@contextlib.contextmanager
+def head_gradient(scale):
+    """While open, the cluster heads of every :class:`C2BINNetwork` pass only ``scale`` times their
+    gradient back into the backbone (0: none). The forward values are unchanged: the heads read
+    ``scale * y + (1 - scale) * y.detach()``, which equals ``y``. Study only: not in the package."""
+    original = C2BINNetwork.views_forward
+
+    def views_forward(self, view):
+        y = self.backbone(view)
+        prediction = self.predictor(self.projector(y))
+        seen = y.detach() if scale == 0 else scale * y + (1 - scale) * y.detach()
+        return prediction, [head(seen) for head in self.heads]
+
+    C2BINNetwork.views_forward = views_forward
+    try:
+        yield
+    finally:
+        C2BINNetwork.views_forward = original
+
+
+#: Variant set -> variant name -> estimator parameters of the C2BIN phase (the key
+#: ``"head_gradient"``, where present, is not a parameter: the phase is fitted inside
+#: :func:`head_gradient` with that scale).
 VARIANT_SETS = {
     "entropy": {
         "entropy 1 (default)": {},
@@ -106,6 +139,11 @@ VARIANT_SETS = {
         "default": {},
         "cluster temperature 1.0": {"cluster_temperature": 1.0},
         "cluster weight 0.5": {"cluster_weight": 0.5},
+    },
+    "head-gradient": {
+        "default": {},
+        "head gradient 0.2": {"head_gradient": 0.2},
+        "heads detached": {"head_gradient": 0.0},
     },
     "grayscale-augment": {
         "default": {},
@@ -137,8 +175,12 @@ def study(name, seed, args):
     record = {"data": name, "seed": seed, "variants": args.variants}
     for i, (variant, phase_params) in enumerate(VARIANT_SETS[args.variants].items()):
         folder = None if args.phases is None else str(Path(args.phases) / "-".join(re.findall(r"[\w.]+", variant)))
-        X, y, est, fit_s = c2bin_phase(load, seed, argparse.Namespace(**{**vars(args), "phases": folder}), name=name,
-                                       **params, **phase_params)
+        phase_params = dict(phase_params)
+        patch = head_gradient(phase_params.pop("head_gradient")) if "head_gradient" in phase_params \
+            else contextlib.nullcontext()
+        with patch:
+            X, y, est, fit_s = c2bin_phase(load, seed, argparse.Namespace(**{**vars(args), "phases": folder}),
+                                           name=name, **params, **phase_params)
         t0 = time.perf_counter()
         refined = refined_copy(est, X, refine="neighbors", entropy_weight=1.0)
         refine_s = time.perf_counter() - t0

@@ -29,7 +29,9 @@ Run (one torch thread on a shared machine; all of ``core`` x 5 seeds x 2 variant
         [--results DIR] [--threads N] [--smoke]
     python benchmarks/quality.py --report [VARIANT ...] [--data ...] [--results DIR]
 ``--results DIR`` appends one JSON line per fit to ``DIR/quality.jsonl`` and reuses the baselines
-found there (they are deterministic per data set and seed). ``--report`` runs nothing: it prints
+found there that were fitted on the same host (they are deterministic per data set, seed and host:
+the CPU model and the numerical libraries' versions, which each baseline's record holds; others
+are fitted again). ``--report`` runs nothing: it prints
 the tables from the records in ``DIR`` (default ``benchmarks/results``, which holds the issue-13
 study's records: docs/benchmarks.md). UMAP needs the benchmark extra: pip install -e '.[benchmark]'.
 ``--smoke`` (200 samples of digits8 and moons, one small epoch, 5 refinement epochs, one seed)
@@ -50,7 +52,7 @@ from sklearn.preprocessing import StandardScaler
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import benchmark_parser, knn_accuracy, markdown_row, model_params, parse_args, scores  # noqa: E402
-from _common import append_record, read_records, smoke_subset, table_header, versions  # noqa: E402
+from _common import append_record, host, read_records, smoke_subset, table_header, versions  # noqa: E402
 from _sets import CORE, DATASETS, EXTRA, VECTORS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
@@ -70,6 +72,8 @@ SMOKE_DATA = ["digits8", "moons"]
 #: Results directory of ``--report`` (the issue-13 study's records are committed there).
 RESULTS = HERE / "results"
 RECORDS = "quality.jsonl"
+#: What the baselines' numbers depend on beyond data and seed (:func:`_common.host`).
+HOST = host()
 
 
 def _flat(X):
@@ -131,7 +135,14 @@ def fit_c2bin(data, X, y, seed, variant, params):
 def fit_baseline(data, X, y, seed, method):
     t0 = time.perf_counter()
     labels = BASELINES[method](X, len(np.unique(y)), seed)
-    return _record(data, seed, method, y, labels, time.perf_counter() - t0)
+    return _record(data, seed, method, y, labels, time.perf_counter() - t0, host=HOST)
+
+
+def reusable(records, data, method, seed):
+    """Whether ``records`` holds the baseline ``method`` of ``data`` and ``seed`` fitted on this host
+    (records from before hosts were recorded hold none, so they are not reused)."""
+    rec = records.get((data, method, seed))
+    return rec is not None and rec.get("host") == HOST
 
 
 def progress(rec):
@@ -204,7 +215,7 @@ def main():
     parser.add_argument("--baselines", nargs="*", default=None, choices=list(BASELINES),
                         help="default: all (all but UMAP+GMM with --smoke)")
     parser.add_argument("--results", default=None, metavar="DIR",
-                        help=f"append records to DIR/{RECORDS} and reuse the baselines found there "
+                        help=f"append records to DIR/{RECORDS} and reuse the baselines fitted there on this host "
                              f"(--report: default {RESULTS.relative_to(HERE.parent)})")
     parser.add_argument("--report", nargs="*", default=None, metavar="VARIANT",
                         help="print the tables of the recorded runs (all variants unless named) and exit")
@@ -239,7 +250,7 @@ def main():
         X, y = smoke_subset(*DATASETS[name](), args)
         for seed in args.seeds:
             for method in baselines:
-                if (name, method, seed) not in records or args.smoke:
+                if not reusable(records, name, method, seed) or args.smoke:
                     keep(fit_baseline(name, X, y, seed, method))
                     progress(records[(name, method, seed)])
             for variant, params in variants.items():

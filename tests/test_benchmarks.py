@@ -288,3 +288,55 @@ def test_phase_variants_elastic_augmentation_reduces_to_the_default_and_moves_pi
     moved = ElasticGrayscale(elastic=0.08)(x, torch.Generator().manual_seed(3))
     assert moved.shape == x.shape and 0 <= moved.min() and moved.max() <= 1
     assert (moved - same).abs().max() > 0.05
+
+
+def test_phase_variants_head_gradient_scales_only_the_heads_gradient_into_the_backbone(monkeypatch):
+    """``phase_variants.head_gradient(s)`` leaves every forward value as it is, passes ``s`` times the
+    heads' gradient into the backbone (none at 0) and the heads' own gradient whole, and restores
+    :meth:`C2BINNetwork.views_forward` on leaving."""
+    import contextlib
+
+    import torch
+    from torch import nn
+
+    from skc2bin.networks.model import C2BINNetwork
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from phase_variants import head_gradient
+
+    torch.manual_seed(0)
+    net = C2BINNetwork(nn.Linear(5, 4), 4, 3, 6, [2], nn.Identity())
+    x = torch.randn(7, 5)
+    original = C2BINNetwork.views_forward
+
+    def grads(scale):
+        net.zero_grad(set_to_none=False)  # zeros, not None, where no gradient arrives (after the first call)
+        with contextlib.nullcontext() if scale is None else head_gradient(scale):
+            pred, (assign,) = net.views_forward(x)
+        (assign * torch.arange(2.0)).sum().backward()  # the heads' loss alone
+        return pred.detach(), assign.detach(), net.backbone.weight.grad.clone(), next(net.heads[0].parameters()).grad.clone()
+
+    pred, assign, backbone, head = grads(None)
+    for scale in (0.2, 0.0):
+        p, a, b, h = grads(scale)
+        torch.testing.assert_close(p, pred)
+        torch.testing.assert_close(a, assign)
+        torch.testing.assert_close(b, scale * backbone)
+        torch.testing.assert_close(h, head)
+    assert backbone.abs().max() > 0 and C2BINNetwork.views_forward is original
+
+
+def test_quality_reuses_only_baselines_fitted_on_this_host(monkeypatch):
+    """``quality.py --results DIR`` reuses a recorded baseline only where its record names this host
+    (UMAP + GMM differs across machines); a record of another host, or one from before hosts were
+    recorded, is fitted again. A fitted baseline's record names this host."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import quality
+
+    records = {("iris", "KMeans", 0): {"host": quality.HOST}, ("iris", "KMeans", 1): {"host": "another CPU"},
+               ("iris", "KMeans", 2): {}}
+    assert [quality.reusable(records, "iris", "KMeans", s) for s in range(4)] == [True, False, False, False]
+    X, y = np.r_[np.zeros((5, 2)), np.ones((5, 2))], np.repeat([0, 1], 5)
+    assert quality.fit_baseline("two", X, y, 0, "KMeans")["host"] == quality.HOST

@@ -31,6 +31,8 @@ every head towards equal cluster sizes; through the backbone it may also pull th
 towards partitions of equal sizes, the bound the refinement studies found on the unequal-size sets.
 The scaling is a study patch of :meth:`~skc2bin.networks.model.C2BINNetwork.views_forward` (see
 :func:`head_gradient`), active only while the phase is fitted.
+``head-gradient-cost`` holds the default and the scale 0.2 alone, for the data sets where a change
+of the phase could cost (balanced digits, feature vectors).
 
 Each record also holds, per variant, the 10-NN accuracy of ``transform`` (5-fold), and for the
 first variant what label-free criteria of the learned representation prefer: the share of 10-NN
@@ -45,6 +47,10 @@ Run (one torch thread; one JSON line per fit appended to --out):
         digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_augment.jsonl
     OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants cluster-terms --data digits-geo \
         digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_cluster_terms.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants head-gradient --data digits-geo \
+        digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_head_gradient.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants head-gradient-cost --data digits8 digits16 \
+        digits-vectors moons aniso --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_head_gradient_cost.jsonl
     python benchmarks/phase_variants.py --report --out benchmarks/results/phase_variants_entropy.jsonl
 ``--phases DIR`` reads each variant's C2BIN phase from ``DIR/<variant>/phase_<data>_<seed>.joblib``
 (the variant's name, its words joined by dashes)
@@ -144,6 +150,10 @@ VARIANT_SETS = {
         "default": {},
         "head gradient 0.2": {"head_gradient": 0.2},
         "heads detached": {"head_gradient": 0.0},
+    },
+    "head-gradient-cost": {  # the promising variant of ``head-gradient`` alone, on the other data sets
+        "default": {},
+        "head gradient 0.2": {"head_gradient": 0.2},
     },
     "grayscale-augment": {
         "default": {},

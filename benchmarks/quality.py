@@ -26,7 +26,7 @@ rotated / inverted / noisy / shifted / thickened.
 Run (one torch thread on a shared machine; all of ``core`` x 5 seeds x 2 variants takes hours):
     OMP_NUM_THREADS=1 python benchmarks/quality.py [--data core|extra|all|NAME ...] [--seeds 0 1 2 3 4]
         [--variants default old] [--param NAME=VALUE ...] [--baselines KMeans spectral UMAP+GMM]
-        [--results DIR] [--threads N] [--smoke]
+        [--results DIR] [--confusion] [--threads N] [--smoke]
     python benchmarks/quality.py --report [VARIANT ...] [--data ...] [--results DIR]
 ``--results DIR`` appends one JSON line per fit to ``DIR/quality.jsonl`` and reuses the baselines
 found there that were fitted on the same host (they are deterministic per data set, seed and host:
@@ -34,7 +34,8 @@ the CPU model and the numerical libraries' versions, which each baseline's recor
 are fitted again). ``--report`` runs nothing: it prints
 the tables from the records in ``DIR`` (default ``benchmarks/results``, which holds the issue-13
 study's records: docs/benchmarks.md). UMAP needs the benchmark extra: pip install -e '.[benchmark]'.
-``--smoke`` (200 samples of digits8 and moons, one small epoch, 5 refinement epochs, one seed)
+``--confusion`` prints each C2BIN fit's confusion matrix, classes by clusters (every C2BIN record
+holds it since the twentieth session; with ``--report``, those recorded). ``--smoke`` (200 samples of digits8 and moons, one small epoch, 5 refinement epochs, one seed)
 leaves UMAP + GMM out unless ``--baselines`` names it: importing UMAP alone takes seconds.
 """
 
@@ -46,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import KMeans, SpectralClustering
+from scipy.optimize import linear_sum_assignment
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
@@ -124,7 +126,8 @@ def fit_c2bin(data, X, y, seed, variant, params):
     est.fit(X)
     fit_s = time.perf_counter() - t0
     extra = {"knn": float(knn_accuracy(est.transform(X), y, seed)),
-             "sizes": np.bincount(est.labels_, minlength=k).tolist()}
+             "sizes": np.bincount(est.labels_, minlength=k).tolist(),
+             "confusion": confusion(y, est.labels_, est.n_clusters_[0]).tolist()}
     last = est.history_[-1]
     for key in ("refine_changed", "refine_dur", "refine_graph"):
         if key in last:
@@ -153,6 +156,28 @@ def progress(rec):
           f"ARI {rec['ari']:.3f} ({rec['fit_s']:.1f} s{extra})", flush=True)
 
 
+def confusion(y, labels, n_clusters):
+    """Counts of each class (rows, ``np.unique(y)`` order) in each cluster ``0 … n_clusters - 1``
+    (columns; an empty cluster keeps its column)."""
+    classes, rows = np.unique(y, return_inverse=True)
+    counts = np.zeros((len(classes), max(n_clusters, int(labels.max()) + 1)), dtype=int)
+    np.add.at(counts, (rows, labels), 1)
+    return counts
+
+
+def confusion_table(rec):
+    """A C2BIN record's confusion matrix as a Markdown table: a row per class (its size first), a
+    column per cluster, the clusters in the order of the classes they map to under ACC's one-to-one
+    map (surplus clusters last)."""
+    counts = np.asarray(rec["confusion"])
+    rows, cols = linear_sum_assignment(-counts)
+    order = [c for _, c in sorted(zip(rows, cols))] + [c for c in range(counts.shape[1]) if c not in cols]
+    lines = [table_header("class (size)", *(f"cluster {c}" for c in order))]
+    for i, row in enumerate(counts):
+        lines.append(markdown_row(f"{i} ({row.sum()})", *(row[c] if row[c] else "·" for c in order)))
+    return "\n".join(lines)
+
+
 COLUMNS = ("method", "ACC per seed", "ACC mean", "ACC min", "NMI mean (min)", "ARI mean (min)", "fit s mean")
 
 
@@ -178,7 +203,7 @@ def load_records(directory):
     return read_records(Path(directory) / RECORDS, key=("data", "method", "seed"))
 
 
-def report(directory, variants, names):
+def report(directory, variants, names, confusions=False):
     records = load_records(directory)
     if not records:
         raise SystemExit(f"no records in {Path(directory) / RECORDS}")
@@ -191,6 +216,11 @@ def report(directory, variants, names):
         if seeds:
             print(f"\n**{name}** (seeds {', '.join(map(str, seeds))})\n")
             print(table(records, name, [*variants, *BASELINES], seeds))
+            for seed in seeds if confusions else ():
+                for variant in variants:
+                    rec = records.get((name, variant, seed))
+                    if rec is not None and "confusion" in rec:
+                        print(f"\n{name} seed {seed}, C2BIN {variant} (ACC {rec['acc']:.3f}):\n\n{confusion_table(rec)}")
 
 
 def _param(text):
@@ -217,12 +247,15 @@ def main():
     parser.add_argument("--results", default=None, metavar="DIR",
                         help=f"append records to DIR/{RECORDS} and reuse the baselines fitted there on this host "
                              f"(--report: default {RESULTS.relative_to(HERE.parent)})")
+    parser.add_argument("--confusion", action="store_true",
+                        help="print each C2BIN fit's confusion matrix (classes × clusters), also with --report "
+                             "where the records hold it")
     parser.add_argument("--report", nargs="*", default=None, metavar="VARIANT",
                         help="print the tables of the recorded runs (all variants unless named) and exit")
     args = parse_args(parser)
     names = [n for item in (args.data or []) for n in GROUPS.get(item, [item])]
     if args.report is not None:
-        report(args.results or RESULTS, args.report, names)
+        report(args.results or RESULTS, args.report, names, args.confusion)
         return
     names = names or (SMOKE_DATA if args.smoke else CORE)
     variants = {v: VARIANTS[v] for v in args.variants}
@@ -257,6 +290,8 @@ def main():
                 rec = fit_c2bin(name, X, y, seed, variant, model_params(args, **params))
                 keep(rec)
                 progress(rec)
+                if args.confusion:
+                    print(f"\n{confusion_table(rec)}\n", flush=True)
         print(f"\n**{name}**: X {X.shape}, class sizes {np.bincount(y).tolist()}, seeds {args.seeds}\n")
         print(table(records, name, [*variants, *baselines], args.seeds))
         print(flush=True)

@@ -340,3 +340,21 @@ def test_quality_reuses_only_baselines_fitted_on_this_host(monkeypatch):
     assert [quality.reusable(records, "iris", "KMeans", s) for s in range(4)] == [True, False, False, False]
     X, y = np.r_[np.zeros((5, 2)), np.ones((5, 2))], np.repeat([0, 1], 5)
     assert quality.fit_baseline("two", X, y, 0, "KMeans")["host"] == quality.HOST
+
+
+def test_quality_confusion_keeps_empty_clusters_and_orders_columns_by_the_accuracy_map(monkeypatch):
+    """``quality.confusion`` counts classes by clusters with a column for every cluster (an empty one
+    too); ``confusion_table`` puts each class's mapped cluster on its diagonal, surplus clusters last."""
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import quality
+
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    labels = np.array([3, 3, 1, 0, 0, 1, 1, 1])
+    counts = quality.confusion(y, labels, 5)
+    np.testing.assert_array_equal(counts, [[0, 1, 0, 2, 0], [2, 0, 0, 0, 0], [0, 3, 0, 0, 0]])
+    lines = quality.confusion_table({"confusion": counts.tolist()}).splitlines()
+    assert lines[0] == "| class (size) | cluster 3 | cluster 0 | cluster 1 | cluster 2 | cluster 4 |"
+    assert lines[2:] == ["| 0 (3) | 2 | · | 1 | · | · |", "| 1 (2) | · | 2 | · | · | · |",
+                         "| 2 (3) | · | · | 3 | · | · |"]

@@ -34,6 +34,13 @@ The scaling is a study patch of :meth:`~skc2bin.networks.model.C2BINNetwork.view
 ``head-gradient-cost`` holds the default and the scale 0.2 alone, for the data sets where a change
 of the phase could cost (balanced digits, feature vectors).
 
+``phase-prior`` (twentieth session): the refinement's size prior in the C2BIN phase too. The
+entropy term (``KL(P || uniform)`` of each view's mean assignment ``P``) is replaced by the
+``'floor'`` prior, which only keeps every cluster above a tenth of its fair share of a batch (issue
+13's direction 2; probed on 2026-11-27 without a kept script, docs/benchmarks.md, section "Why
+the unequal-size sets stop below 0.90"). A study patch of the loss (:func:`phase_size_prior`),
+active only while the phase is fitted.
+
 Each record also holds, per variant, the 10-NN accuracy of ``transform`` (5-fold), and for the
 first variant what label-free criteria of the learned representation prefer: the share of 10-NN
 pairs inside one cluster (in the L2-normalised representation and in the flattened input), the
@@ -51,6 +58,8 @@ Run (one torch thread; one JSON line per fit appended to --out):
         digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_head_gradient.jsonl
     OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants head-gradient-cost --data digits8 digits16 \
         digits-vectors moons aniso --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_head_gradient_cost.jsonl
+    OMP_NUM_THREADS=1 python benchmarks/phase_variants.py --variants phase-prior --data digits-geo \
+        digits-one3x --seeds 0 1 2 3 4 --out benchmarks/results/phase_variants_prior.jsonl
     python benchmarks/phase_variants.py --report --out benchmarks/results/phase_variants_entropy.jsonl
 ``--phases DIR`` reads each variant's C2BIN phase from ``DIR/<variant>/phase_<data>_<seed>.joblib``
 (the variant's name, its words joined by dashes)
@@ -78,6 +87,8 @@ from _common import study_main, variant_options  # noqa: E402
 from _sets import DATASETS, study_data  # noqa: E402
 
 from skc2bin.augment import GrayscaleAugment, random_affine_matrices  # noqa: E402
+from skc2bin.losses import c2bin as c2bin_module  # noqa: E402
+from skc2bin.losses.size_prior import size_prior_loss  # noqa: E402
 from skc2bin.networks.model import C2BINNetwork  # noqa: E402
 from skc2bin.training.neighbors import mine_neighbors  # noqa: E402
 from skc2bin.training.partitions import neighbor_agreement  # noqa: E402
@@ -132,9 +143,26 @@ def head_gradient(scale):
         C2BINNetwork.views_forward = original
 
 
-#: Variant set -> variant name -> estimator parameters of the C2BIN phase (the key
-#: ``"head_gradient"``, where present, is not a parameter: the phase is fitted inside
-#: :func:`head_gradient` with that scale).
+@contextlib.contextmanager
+def phase_size_prior(prior, floor=0.1):
+    """While open, the C2BIN loss's entropy term (:func:`~skc2bin.losses.cluster_entropy_loss`,
+    ``sum_v KL(P_v || uniform)``) is :func:`~skc2bin.losses.size_prior.size_prior_loss` with
+    ``prior`` on each view's mean assignment ``P_v`` instead: ``'floor'`` only keeps every cluster
+    above ``floor / k`` of a batch, as the refinement's prior does. Study only: not in the package."""
+    original = c2bin_module.cluster_entropy_loss
+
+    def prior_loss(assign1, assign2):
+        return sum(size_prior_loss(a.mean(dim=0), prior, floor) for a in (assign1, assign2))
+
+    c2bin_module.cluster_entropy_loss = prior_loss
+    try:
+        yield
+    finally:
+        c2bin_module.cluster_entropy_loss = original
+
+
+#: Variant set -> variant name -> estimator parameters of the C2BIN phase (the key ``"patch"``,
+#: where present, is not a parameter: a study patch, a context manager the phase is fitted in).
 VARIANT_SETS = {
     "entropy": {
         "entropy 1 (default)": {},
@@ -148,12 +176,16 @@ VARIANT_SETS = {
     },
     "head-gradient": {
         "default": {},
-        "head gradient 0.2": {"head_gradient": 0.2},
-        "heads detached": {"head_gradient": 0.0},
+        "head gradient 0.2": {"patch": lambda: head_gradient(0.2)},
+        "heads detached": {"patch": lambda: head_gradient(0.0)},
     },
     "head-gradient-cost": {  # the promising variant of ``head-gradient`` alone, on the other data sets
         "default": {},
-        "head gradient 0.2": {"head_gradient": 0.2},
+        "head gradient 0.2": {"patch": lambda: head_gradient(0.2)},
+    },
+    "phase-prior": {
+        "default": {},
+        "floor prior in the phase": {"patch": lambda: phase_size_prior("floor")},
     },
     "grayscale-augment": {
         "default": {},
@@ -186,8 +218,7 @@ def study(name, seed, args):
     for i, (variant, phase_params) in enumerate(VARIANT_SETS[args.variants].items()):
         folder = None if args.phases is None else str(Path(args.phases) / "-".join(re.findall(r"[\w.]+", variant)))
         phase_params = dict(phase_params)
-        patch = head_gradient(phase_params.pop("head_gradient")) if "head_gradient" in phase_params \
-            else contextlib.nullcontext()
+        patch = phase_params.pop("patch", contextlib.nullcontext)()
         with patch:
             X, y, est, fit_s = c2bin_phase(load, seed, argparse.Namespace(**{**vars(args), "phases": folder}),
                                            name=name, **params, **phase_params)

@@ -358,3 +358,33 @@ def test_quality_confusion_keeps_empty_clusters_and_orders_columns_by_the_accura
     assert lines[0] == "| class (size) | cluster 3 | cluster 0 | cluster 1 | cluster 2 | cluster 4 |"
     assert lines[2:] == ["| 0 (3) | 2 | · | 1 | · | · |", "| 1 (2) | · | 2 | · | · | · |",
                          "| 2 (3) | · | · | 3 | · | · |"]
+
+
+def test_phase_variants_phase_size_prior_swaps_the_entropy_term_of_the_c2bin_loss(monkeypatch):
+    """Inside ``phase_variants.phase_size_prior('floor')`` the C2BIN loss's entropy part is the floor
+    prior of each view's mean assignment (zero while every cluster holds a tenth of its share, where
+    C2BIN's term is not); outside, and after it, C2BIN's own term again."""
+    import torch
+
+    from skc2bin.losses import c2bin_loss, cluster_entropy_loss
+    from skc2bin.losses.size_prior import size_prior_loss
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from phase_variants import phase_size_prior
+
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    a1 = torch.tensor([[0.7, 0.2, 0.1]] * 6 + [[0.1, 0.1, 0.8]] * 2)  # unequal, every cluster above the floor
+    a2 = a1.flip(0)
+
+    def entropy_part():
+        return c2bin_loss(pred, pred, target, target, [a1], [a2])[1]["entropy"]
+
+    assert entropy_part() > 0.1 and torch.isclose(entropy_part(), cluster_entropy_loss(a1, a2))
+    with phase_size_prior("floor"):
+        assert entropy_part() == 0
+        empty = torch.tensor([[0.5, 0.5, 0.0]] * 8)  # cluster 2 below the floor
+        expected = 2 * size_prior_loss(empty.mean(dim=0), "floor", 0.1)
+        assert expected > 0 and torch.isclose(c2bin_loss(pred, pred, target, target, [empty], [empty])[1]["entropy"],
+                                              expected)
+    assert torch.isclose(entropy_part(), cluster_entropy_loss(a1, a2))

@@ -31,12 +31,13 @@ Run (one torch thread on a shared machine; all of ``core`` x 5 seeds x 2 variant
 ``--results DIR`` appends one JSON line per fit to ``DIR/quality.jsonl`` and reuses the baselines
 found there that were fitted on the same host (they are deterministic per data set, seed and host:
 the CPU model and the numerical libraries' versions, which each baseline's record holds; others
-are fitted again). ``--report`` runs nothing: it prints
-the tables from the records in ``DIR`` (default ``benchmarks/results``, which holds the issue-13
-study's records: docs/benchmarks.md). UMAP needs the benchmark extra: pip install -e '.[benchmark]'.
+are fitted again). ``--report`` runs nothing: it prints the tables from the records in ``DIR``
+(default ``benchmarks/results``, which holds the issue-13 study's records: docs/benchmarks.md).
+UMAP needs the benchmark extra: pip install -e '.[benchmark]'.
 ``--confusion`` prints each C2BIN fit's confusion matrix, classes by clusters (every C2BIN record
-holds it since the twentieth session; with ``--report``, those recorded). ``--smoke`` (200 samples of digits8 and moons, one small epoch, 5 refinement epochs, one seed)
-leaves UMAP + GMM out unless ``--baselines`` names it: importing UMAP alone takes seconds.
+holds it since the twentieth session; with ``--report``, those recorded). ``--smoke`` (200 samples
+of digits8 and moons, one small epoch, 5 refinement epochs, one seed) leaves UMAP + GMM out unless
+``--baselines`` names it: importing UMAP alone takes seconds.
 """
 
 import ast
@@ -46,8 +47,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.cluster import KMeans, SpectralClustering
 from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 

@@ -77,8 +77,9 @@ def versions():
 
 
 def host():
-    """One line naming what a baseline's numbers depend on beyond its data and seed: the CPU model and
-    the versions of the numerical libraries. UMAP + GMM, for one, gives other labels on another
+    """One line naming what a baseline's numbers depend on beyond its data and seed: the CPU model, a
+    digest of its instruction-set flags, the number of CPUs and the versions of the numerical
+    libraries. UMAP + GMM, for one, gives other labels on another
     machine with the same versions (docs/benchmarks.md, "Twice the epochs, rechecked with today's
     refinement"), so a recorded baseline is reused only where this line is the same."""
     cpu = platform.processor() or platform.machine()

@@ -47,7 +47,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
@@ -59,6 +58,7 @@ from _common import append_record, host, read_records, smoke_subset, table_heade
 from _sets import CORE, DATASETS, EXTRA, VECTORS  # noqa: E402
 
 from skc2bin import C2BINClusterer  # noqa: E402
+from skc2bin.plotting import _matched_cluster_order  # noqa: E402
 
 #: Variant name -> C2BINClusterer parameters on top of (n_clusters=k, random_state=seed).
 VARIANTS = {
@@ -168,11 +168,11 @@ def confusion(y, labels, n_clusters):
 
 def confusion_table(rec):
     """A C2BIN record's confusion matrix as a Markdown table: a row per class (its size first), a
-    column per cluster, the clusters in the order of the classes they map to under ACC's one-to-one
-    map (surplus clusters last)."""
+    column per cluster, in the column order of :func:`skc2bin.plotting.plot_confusion_matrix` (the
+    clusters of the classes they map to under ACC's one-to-one map, then the surplus clusters,
+    largest first)."""
     counts = np.asarray(rec["confusion"])
-    rows, cols = linear_sum_assignment(-counts)
-    order = [c for _, c in sorted(zip(rows, cols))] + [c for c in range(counts.shape[1]) if c not in cols]
+    order = _matched_cluster_order(counts)
     lines = [table_header("class (size)", *(f"cluster {c}" for c in order))]
     for i, row in enumerate(counts):
         lines.append(markdown_row(f"{i} ({row.sum()})", *(row[c] if row[c] else "·" for c in order)))

@@ -10,6 +10,7 @@ a process group.
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -213,16 +214,26 @@ def test_single_process_fits_do_not_touch_torch_distributed(no_launcher, blobs, 
 
 
 # ======================================================== 2 processes (torchrun)
-def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shards(tmp_path):
+@pytest.fixture(scope="module")
+def worker_runs(tmp_path_factory):
+    """One torchrun launch runs both worker scripts (``step_worker``, then ``loss_worker``) in the
+    same 2 processes, each in its own process group (``tests/distributed/workers.py``); returns
+    the folder that holds a subfolder of results per worker. One launch instead of two saves a
+    start of torchrun and of two interpreters (about 10 s of the suite)."""
+    out = tmp_path_factory.mktemp("workers")
+    proc = torchrun("workers.py", out, "step_worker", "loss_worker")
+    _ok(proc)
+    return out
+
+
+def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shards(worker_runs, one_thread):
     """2 processes × b samples, the cluster terms on the gathered assignments,
     DDP averaging the gradients == 1 process with the 2b samples, where that
     process runs the networks shard by shard (BatchNorm statistics per shard,
     as in the processes)."""
     from .distributed import loss_worker as W
 
-    proc = torchrun("loss_worker.py", tmp_path)
-    _ok(proc)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    ranks = [torch.load(worker_runs / "loss_worker" / f"rank{r}.pt") for r in range(2)]
 
     online, target = W.network()
     view1, view2 = W.views(2)
@@ -259,7 +270,17 @@ def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shar
     assert any(g.abs().max() > 1e-3 for g in grads.values())  # not trivially zero
 
 
-def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
+@pytest.fixture
+def one_thread():
+    """torch on one thread here, as in each torchrun process: the replays below compare with a
+    tolerance of 1e-5, and another thread count sums in another order (pytest without ``-n``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_steps_match_one_process_stepping_on_both_shards(worker_runs, one_thread):
     """The real net's steps (sharding, DDP, gather, optimizer, EMA): replayed in
     one process on the rows the two processes stepped on."""
     from skc2bin.ema import ema_update
@@ -268,9 +289,7 @@ def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
 
     from .distributed import step_worker as W
 
-    proc = torchrun("step_worker.py", tmp_path)
-    _ok(proc)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    ranks = [torch.load(worker_runs / "step_worker" / f"rank{r}.pt", weights_only=False) for r in range(2)]
     assert len(ranks[0]["steps"]) == len(ranks[1]["steps"]) == W.N_SAMPLES // W.BATCH
 
     net, Xt, augment = W.build()
@@ -329,15 +348,15 @@ def test_training_steps_match_one_process_stepping_on_both_shards(tmp_path):
     assert epoch["instance_loss"] == pytest.approx(per_step[:, 1].mean().item(), abs=1e-6)
 
 
-def test_a_plain_script_under_torchrun_trains_agrees_and_clusters_like_one_process(tmp_path):
+def test_a_plain_script_under_torchrun_trains_agrees_and_clusters_like_one_process(tmp_path, no_launcher,
+                                                                                    monkeypatch):
     one, many = tmp_path / "one", tmp_path / "many"
     one.mkdir(), many.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["OMP_NUM_THREADS"] = "1"  # as each torchrun process (and no oversubscribed cores)
-    single = subprocess.run([sys.executable, str(SCRIPTS / "user_script.py"), str(one)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=240)
-    _ok(single)
+    # The one-process reference runs here, as `python user_script.py` would (one torch thread, as
+    # each torchrun process): a fresh interpreter would only add its imports.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / "user_script.py"), str(one)])
+    runpy.run_path(str(SCRIPTS / "user_script.py"), run_name="__main__")
     proc = torchrun("user_script.py", many)
     _ok(proc)
     ref = json.loads((one / "rank0.json").read_text())

@@ -52,7 +52,8 @@ def main(out):
     from skc2bin.networks import TwoViewForward
     from skc2bin.training.distributed import gather_rows
 
-    dist.init_process_group("gloo")
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     online, target = network()
     view1, view2 = views(world)
@@ -62,8 +63,8 @@ def main(out):
     torch.save({"loss": loss, "parts": parts,
                 "grads": {name: p.grad.clone() for name, p in online.named_parameters()}},
                f"{out}/rank{rank}.pt")
-    dist.destroy_process_group()
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    torch.distributed.destroy_process_group()

@@ -214,12 +214,22 @@ def test_single_process_fits_do_not_touch_torch_distributed(no_launcher, blobs, 
 
 
 # ======================================================== 2 processes (torchrun)
+@pytest.fixture
+def one_thread():
+    """torch on one thread here, as in each torchrun process: the replays below compare with a
+    tolerance of 1e-5, and another thread count sums in another order (pytest without ``-n``)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def worker_runs(tmp_path_factory):
     """One torchrun launch runs both worker scripts (``step_worker``, then ``loss_worker``) in the
-    same 2 processes, each in its own process group (``tests/distributed/workers.py``); returns
-    the folder that holds a subfolder of results per worker. One launch instead of two saves a
-    start of torchrun and of two interpreters (about 10 s of the suite)."""
+    same 2 processes and process group (``tests/distributed/workers.py``); returns the folder that
+    holds a subfolder of results per worker. One launch instead of two saves a start of torchrun
+    and of two interpreters (about 10 s of the suite)."""
     out = tmp_path_factory.mktemp("workers")
     proc = torchrun("workers.py", out, "step_worker", "loss_worker")
     _ok(proc)
@@ -268,16 +278,6 @@ def test_two_processes_give_the_loss_and_gradients_of_one_process_with_both_shar
         for name in grads:
             torch.testing.assert_close(r["grads"][name], grads[name], rtol=0, atol=TOL, msg=name)
     assert any(g.abs().max() > 1e-3 for g in grads.values())  # not trivially zero
-
-
-@pytest.fixture
-def one_thread():
-    """torch on one thread here, as in each torchrun process: the replays below compare with a
-    tolerance of 1e-5, and another thread count sums in another order (pytest without ``-n``)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_training_steps_match_one_process_stepping_on_both_shards(worker_runs, one_thread):

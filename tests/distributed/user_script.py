@@ -1,6 +1,7 @@
 """A plain user script: nothing in it knows about distributed training.
 
-``tests/test_distributed.py`` runs it once with ``python`` and once with
+``tests/test_distributed.py`` runs it once as ``python user_script.py OUT`` would (in the
+test's process, with ``runpy``) and once with
 ``python -m torch.distributed.run --standalone --nproc_per_node 2``; each
 process writes what it ended with to ``<out>/rank<RANK>.json``.
 """

@@ -1,9 +1,10 @@
 """Runs several of the worker scripts here, one after the other, in the same processes.
 
 ``python -m torch.distributed.run ... workers.py OUT NAME [NAME ...]`` runs each named module's
-``main(OUT/NAME)`` in turn, in one process group (the first sets it up, the others find it; a
-group set up again after ``destroy_process_group`` hung under pytest), so that one torchrun launch,
-and one import of torch per process, serves several tests.
+``main(OUT/NAME)`` in turn, in one process group (the first sets it up, the others find it: a
+group set up again in the same process after ``destroy_process_group`` hung there when torchrun
+was started from pytest with its output captured), so that one torchrun launch, and one import of
+torch per process, serves several tests.
 """
 
 import importlib

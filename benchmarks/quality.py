@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
@@ -160,9 +161,10 @@ def progress(rec):
 def confusion(y, labels, n_clusters):
     """Counts of each class (rows, ``np.unique(y)`` order) in each cluster ``0 … n_clusters - 1``
     (columns; an empty cluster keeps its column)."""
-    classes, rows = np.unique(y, return_inverse=True)
-    counts = np.zeros((len(classes), max(n_clusters, int(labels.max()) + 1)), dtype=int)
-    np.add.at(counts, (rows, labels), 1)
+    # scikit-learn's contingency matrix (as skc2bin.plotting's) has a column per cluster that holds
+    # a sample; each goes to its cluster's own column here.
+    counts = np.zeros((len(np.unique(y)), max(n_clusters, int(labels.max()) + 1)), dtype=int)
+    counts[:, np.unique(labels)] = contingency_matrix(y, labels)
     return counts
 
 
